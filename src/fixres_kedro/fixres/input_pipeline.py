@@ -1,0 +1,234 @@
+"""The three input pipelines of the Keras FixRes example, for every Keras backend.
+
+The example's ``make_dataset`` picks one of two preprocessing functions:
+
+* ``preprocess_initial`` (the *initial* 128 px pipeline, and the *vanilla* 224 px one):
+  train = random distorted crop, bilinear resize to ``image_size``, random flip;
+  validation = bilinear resize of the whole image to ``image_size``.
+* ``preprocess_finetune`` (the *finetune* 224 px FixRes pipeline): resize to
+  ``int(image_size / train_image_size * image_size)`` (392 for 224 and 128), random flip
+  for training only, centre crop ``image_size``.
+
+``InputPipeline`` is the recipe (what a dataset builder node produces and the catalog
+stores as JSON); ``ImageBatches`` applies it to decoded photos and feeds ``model.fit``.
+Photos are decoded once per process and split (``decode_split``), never once per epoch;
+random draws come from ``(seed, epoch, batch)`` so that any worker order, and a resumed
+run, sees the same batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from fixres_kedro.fixres import transforms
+
+RECIPES = ("initial", "finetune")
+SHUFFLE_MODES = ("examples", "batches", "none")
+
+
+@dataclass(frozen=True)
+class InputPipeline:
+    """One input pipeline: the recipe and the numbers the example hard-codes.
+
+    ``shuffle`` is ``examples`` (new batches every epoch, the default here),
+    ``batches`` (the example's order: the batches are made once from the split's
+    order and only their order changes between epochs) or ``none``.
+    """
+
+    name: str
+    recipe: str
+    image_size: int
+    batch_size: int = 32
+    train_image_size: int | None = None  # finetune only: the low-res training size
+    area_range: tuple[float, float] = (0.05, 1.0)
+    aspect_ratio_range: tuple[float, float] = (0.75, 1.33)
+    shuffle: str = "examples"
+    seed: int = 42
+    workers: int = field(default=0, compare=False)  # 0: one per CPU core
+
+    def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
+        if self.shuffle not in SHUFFLE_MODES:
+            raise ValueError(f"shuffle must be one of {SHUFFLE_MODES}, got {self.shuffle!r}")
+        if self.recipe == "finetune" and self.resize_size < self.image_size:
+            raise ValueError(
+                f"finetune needs image_size ({self.image_size}) >= train_image_size "
+                f"({self.train_image_size}): its resize ({self.resize_size}) must "
+                "hold the centre crop"
+            )
+        object.__setattr__(self, "area_range", tuple(self.area_range))
+        object.__setattr__(self, "aspect_ratio_range", tuple(self.aspect_ratio_range))
+
+    @property
+    def resize_size(self) -> int:
+        """The finetune recipe's resize before the centre crop (392 for 224 / 128)."""
+        if self.train_image_size is None:
+            raise ValueError("the finetune recipe needs train_image_size")
+        return int(self.image_size / self.train_image_size * self.image_size)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready description (what the catalog stores)."""
+        spec = asdict(self)
+        spec["area_range"] = list(self.area_range)
+        spec["aspect_ratio_range"] = list(self.aspect_ratio_range)
+        if self.recipe == "finetune":
+            spec["resize_size"] = self.resize_size
+        return spec
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> InputPipeline:
+        """Rebuild a pipeline from ``to_dict`` output (extra keys are ignored)."""
+        names = cls.__dataclass_fields__.keys()
+        return cls(**{key: value for key, value in spec.items() if key in names})
+
+    def preprocess(self, image: np.ndarray, train: bool, rng: np.random.Generator) -> np.ndarray:
+        """Transform one decoded HxWx3 photo into a float32 model input (0-255)."""
+        size = self.image_size
+        if self.recipe == "initial":
+            if train:
+                box = transforms.sample_distorted_box(
+                    rng, image.shape[0], image.shape[1],
+                    self.area_range, self.aspect_ratio_range,
+                )
+                image = transforms.resize_bilinear(transforms.crop(image, box), size, size)
+                if rng.random() < 0.5:
+                    image = transforms.flip_left_right(image)
+            else:
+                image = transforms.resize_bilinear(image, size, size)
+        else:
+            resized = transforms.resize_bilinear(image, self.resize_size, self.resize_size)
+            if train and rng.random() < 0.5:
+                resized = transforms.flip_left_right(resized)
+            image = transforms.center_crop(resized, size, size)
+        return np.ascontiguousarray(image)
+
+
+def decode_image(encoded: bytes) -> np.ndarray:
+    """Decode one encoded photo (JPEG, PNG, ...) to an RGB uint8 HxWx3 array.
+
+    Grayscale, CMYK, palette and RGBA photos are converted to RGB, as
+    ``tf.image.decode_image(channels=3)`` would.
+    """
+    with Image.open(io.BytesIO(encoded)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def default_workers() -> int:
+    """One worker per CPU core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_DECODED: OrderedDict[str, list[np.ndarray]] = OrderedDict()
+_DECODED_SPLITS_KEPT = 2  # the train and the validation split of the current run
+
+
+def _fingerprint(encoded: Sequence[bytes]) -> str:
+    digest = hashlib.sha1()
+    for blob in encoded:
+        digest.update(hashlib.sha1(blob).digest())
+    return digest.hexdigest()
+
+
+def decode_split(encoded: Sequence[bytes], workers: int = 0) -> list[np.ndarray]:
+    """Decode a split's photos with a thread pool, once per process.
+
+    The low-res, finetune and vanilla nodes all read the same split: the decoded
+    arrays are kept for the last two splits seen (by content), so a whole
+    ``kedro run`` decodes each photo once.
+    """
+    key = _fingerprint(encoded)
+    if key in _DECODED:
+        _DECODED.move_to_end(key)
+        return _DECODED[key]
+    with ThreadPoolExecutor(workers or default_workers()) as pool:
+        images = list(pool.map(decode_image, encoded, chunksize=16))
+    _DECODED[key] = images
+    while len(_DECODED) > _DECODED_SPLITS_KEPT:
+        _DECODED.popitem(last=False)
+    return images
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """Batches of one split through one ``InputPipeline``, for ``model.fit``.
+
+    Batch ``i`` of epoch ``e`` is a pure function of ``(seed, e, i)``: Keras may
+    prefetch batches on several threads in any order and still get the same data.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[np.ndarray],
+        labels: np.ndarray,
+        pipeline: InputPipeline,
+        train: bool,
+        epoch: int = 0,
+    ) -> None:
+        workers = pipeline.workers or default_workers()
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=2 * workers)
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        if len(images) == 0:
+            raise ValueError(f"the {pipeline.name} pipeline got an empty split")
+        self.images = images
+        self.labels = np.asarray(labels, dtype=np.int32)
+        self.pipeline = pipeline
+        self.train = train
+        self.set_epoch(epoch)
+
+    @classmethod
+    def from_split(
+        cls, split: pd.DataFrame, pipeline: InputPipeline, train: bool, epoch: int = 0
+    ) -> ImageBatches:
+        """Decode a split (columns ``image`` and ``label``) and wrap it."""
+        images = decode_split(list(split["image"]), pipeline.workers)
+        return cls(images, split["label"].to_numpy(), pipeline, train, epoch)
+
+    @property
+    def num_batches(self) -> int:
+        return -(-len(self.images) // self.pipeline.batch_size)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the example order of ``epoch`` (0-based)."""
+        self.epoch = epoch
+        count, batch = len(self.images), self.pipeline.batch_size
+        order = np.arange(count)
+        if self.train and self.pipeline.shuffle != "none":
+            rng = np.random.default_rng([self.pipeline.seed, epoch, 0])
+            if self.pipeline.shuffle == "examples":
+                order = rng.permutation(count)
+            else:  # "batches": fixed batch composition, shuffled batch order
+                starts = rng.permutation(self.num_batches) * batch
+                order = np.concatenate([order[s : s + batch] for s in starts])
+        self.order = order
+
+    def on_epoch_end(self) -> None:
+        self.set_epoch(self.epoch + 1)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < self.num_batches:
+            raise IndexError(index)
+        batch = self.pipeline.batch_size
+        chosen = self.order[index * batch : (index + 1) * batch]
+        rng = np.random.default_rng([self.pipeline.seed, self.epoch, index + 1])
+        inputs = np.stack(
+            [self.pipeline.preprocess(self.images[i], self.train, rng) for i in chosen]
+        )
+        return inputs, self.labels[chosen]

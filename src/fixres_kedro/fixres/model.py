@@ -1,0 +1,163 @@
+"""The classifier of the Keras example and the two ways it is trained.
+
+``get_training_model`` is the example's ResNet50V2 (random init, global average
+pooling, softmax head) with the rescaling to [-1, 1] inside the model, so that every
+input pipeline hands over plain 0-255 pixels. ``freeze_all_but_post_bn`` is the FixRes
+fine-tuning set-up: in the backbone only the final BatchNormalization (``post_bn``)
+learns; the classifier stays trainable.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import numpy as np
+
+BACKBONE_NAME = "resnet50v2"
+FINAL_BN_NAME = "post_bn"
+
+
+def get_training_model(num_classes: int, seed: int | None = None) -> keras.Model:
+    """ResNet50V2 from scratch: Input(None, None, 3) -> Rescaling -> backbone -> Dense.
+
+    ``seed`` makes the initial weights reproducible independently of anything that
+    ran before in the process.
+    """
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.layers.Input((None, None, 3))
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
+    backbone = keras.applications.ResNet50V2(
+        include_top=False, weights=None, pooling="avg", name=BACKBONE_NAME
+    )
+    backbone.trainable = True
+    x = backbone(x)
+    # The head stays float32 under a mixed-precision policy, so the softmax is stable.
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="classifier"
+    )(x)
+    return keras.Model(inputs, outputs, name="fixres_classifier")
+
+
+def backbone_of(model: keras.Model) -> keras.Model:
+    """The nested ResNet50V2 of a model made by ``get_training_model``."""
+    return model.get_layer(BACKBONE_NAME)
+
+
+def freeze_all_but_post_bn(model: keras.Model) -> keras.Model:
+    """Freeze every backbone layer except ``post_bn``; leave the classifier trainable.
+
+    A frozen BatchNormalization layer in Keras 3 also runs in inference mode (moving
+    statistics), while ``post_bn`` keeps normalising with batch statistics and
+    updates its moving averages: the example's fine-tuning.
+    """
+    backbone = backbone_of(model)
+    backbone.trainable = True
+    for layer in backbone.layers:
+        layer.trainable = False
+    backbone.get_layer(FINAL_BN_NAME).trainable = True
+    return model
+
+
+def trainable_layer_names(model: keras.Model) -> list[str]:
+    """Names (``backbone/layer`` inside the backbone) of layers with trainable weights."""
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            names += [f"{layer.name}/{inner.name}" for inner in layer.layers if inner.trainable_weights]
+        elif layer.trainable_weights:
+            names.append(layer.name)
+    return names
+
+
+def compile_model(
+    model: keras.Model,
+    learning_rate: float,
+    steps_per_execution: int = 1,
+    jit_compile: bool | str = "auto",
+) -> keras.Model:
+    """Adam, sparse categorical cross-entropy and accuracy, as in the example."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records each epoch's wall time (training and validation together)."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.epoch_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.perf_counter() - self._start
+        self.epoch_seconds.append(seconds)
+        if logs is not None:
+            logs["epoch_seconds"] = seconds
+
+
+def train_and_evaluate(
+    model: keras.Model,
+    train_batches: keras.utils.PyDataset,
+    validation_batches: keras.utils.PyDataset,
+    epochs: int,
+    learning_rate: float,
+    early_stopping_patience: int | None = None,
+    steps_per_execution: int = 1,
+    jit_compile: bool | str = "auto",
+    verbose: int | str = "auto",
+) -> dict[str, Any]:
+    """Compile and fit ``model``; return its history with timings.
+
+    The history holds the per-epoch Keras logs (``loss``, ``accuracy``,
+    ``val_loss``, ``val_accuracy``, ``epoch_seconds``), ``epochs_run``,
+    ``train_seconds`` and the training ``images_per_second``.
+    """
+    compile_model(model, learning_rate, steps_per_execution, jit_compile)
+    timer = EpochTimer()
+    callbacks: list[keras.callbacks.Callback] = [timer]
+    if early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=early_stopping_patience)
+        )
+    start = time.perf_counter()
+    history = model.fit(
+        train_batches,
+        validation_data=validation_batches,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - start
+    epochs_run = len(timer.epoch_seconds)
+    logs = {name: [float(v) for v in values] for name, values in history.history.items()}
+    logs["epoch_seconds"] = [float(s) for s in timer.epoch_seconds]
+    images_seen = epochs_run * len(train_batches.images)
+    return {
+        "epochs_run": epochs_run,
+        "train_seconds": train_seconds,
+        "images_per_second": images_seen / train_seconds if train_seconds else None,
+        "history": logs,
+    }
+
+
+def evaluate(model: keras.Model, batches: keras.utils.PyDataset) -> dict[str, float]:
+    """Top-1 accuracy and mean loss on ``batches``."""
+    # A fresh compile: the loaded model may carry another run's metric state.
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(batches, verbose=0)
+    return {"top1": float(accuracy), "loss": float(loss)}
+
+
+def predict_top1(model: keras.Model, batches: keras.utils.PyDataset) -> np.ndarray:
+    """Predicted class of every example, in the loader's order."""
+    return np.argmax(model.predict(batches, verbose=0), axis=-1)

@@ -1,0 +1,150 @@
+"""Per-image operations of the FixRes input pipelines, in NumPy and OpenCV.
+
+Each function reproduces the TensorFlow op that the Keras example uses, so that one
+implementation serves every Keras backend and hosts without TensorFlow:
+
+* ``sample_distorted_box`` follows ``tf.image.sample_distorted_bounding_box`` with no
+  bounding boxes, ``min_object_covered=0`` and ``use_image_if_no_bounding_boxes=True``:
+  per attempt an aspect ratio is drawn uniformly, the crop *height* is drawn uniformly
+  between the heights that give the smallest and largest allowed area, the offset is
+  drawn uniformly; after ``max_attempts`` failures the whole image is used.
+* ``resize_bilinear`` is ``tf.image.resize(..., method="bilinear", antialias=False)``,
+  that is bilinear interpolation with half-pixel centres (OpenCV's ``INTER_LINEAR``
+  on float32 input computes the same sums).
+* ``center_crop`` is ``keras.layers.CenterCrop``: the offset is ``(in - out) // 2``.
+* ``flip_left_right`` is the flip of ``tf.image.random_flip_left_right``.
+
+Images are ``HxWxC`` arrays; resize returns float32 in the input's value range
+(0-255 for decoded photos), as ``tf.image.resize`` does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+# OpenCV would otherwise start its own thread pool inside every loader worker thread.
+cv2.setNumThreads(1)
+
+
+class Box(NamedTuple):
+    """A crop box in pixels: top-left corner and size."""
+
+    y: int
+    x: int
+    height: int
+    width: int
+
+
+def _round_half_even(value: float) -> int:
+    # C's lrintf in the default rounding mode rounds halves to even, as round() does.
+    return int(round(value))
+
+
+def _random_crop_size(
+    rng: np.random.Generator,
+    image_height: int,
+    image_width: int,
+    area_range: tuple[float, float],
+    aspect_ratio: float,
+) -> tuple[int, int] | None:
+    """One attempt of TensorFlow's GenerateRandomCrop: (height, width) or None."""
+    f32 = np.float32
+    min_area = f32(area_range[0]) * f32(image_width) * f32(image_height)
+    max_area = f32(area_range[1]) * f32(image_width) * f32(image_height)
+    height = _round_half_even(math.sqrt(min_area / aspect_ratio))
+    max_height = _round_half_even(math.sqrt(max_area / aspect_ratio))
+    if _round_half_even(max_height * aspect_ratio) > image_width:
+        # The smallest max_height with round(max_height * aspect_ratio) <= width.
+        max_height = int((image_width + 0.5 - 1e-7) / aspect_ratio)
+        if _round_half_even(max_height * aspect_ratio) > image_width:
+            max_height -= 1
+    max_height = min(max_height, image_height)
+    height = min(height, max_height)
+    if height < max_height:
+        height += int(rng.integers(0, max_height - height + 1))
+    width = _round_half_even(height * aspect_ratio)
+    area = width * height
+    # TensorFlow nudges the height by one pixel when rounding left the allowed area.
+    if area < min_area:
+        height += 1
+        width = _round_half_even(height * aspect_ratio)
+        area = width * height
+    if area > max_area:
+        height -= 1
+        width = _round_half_even(height * aspect_ratio)
+        area = width * height
+    if (
+        area < min_area
+        or area > max_area
+        or width > image_width
+        or height > image_height
+        or width <= 0
+        or height <= 0
+    ):
+        return None
+    return height, width
+
+
+def sample_distorted_box(
+    rng: np.random.Generator,
+    image_height: int,
+    image_width: int,
+    area_range: tuple[float, float] = (0.05, 1.0),
+    aspect_ratio_range: tuple[float, float] = (0.75, 1.33),
+    max_attempts: int = 100,
+) -> Box:
+    """Sample a random crop box as ``tf.image.sample_distorted_bounding_box`` does.
+
+    The defaults are TensorFlow's (aspect ratios 3/4 to 4/3, 100 attempts) with the
+    example's area range; the whole image is returned when no attempt succeeds.
+    """
+    low, high = aspect_ratio_range
+    for _ in range(max_attempts):
+        aspect_ratio = float(np.float32(rng.random() * (high - low) + low))
+        size = _random_crop_size(rng, image_height, image_width, area_range, aspect_ratio)
+        if size is None:
+            continue
+        height, width = size
+        y = int(rng.integers(0, image_height - height)) if height < image_height else 0
+        x = int(rng.integers(0, image_width - width)) if width < image_width else 0
+        return Box(y, x, height, width)
+    return Box(0, 0, image_height, image_width)
+
+
+def crop(image: np.ndarray, box: Box) -> np.ndarray:
+    """Slice ``box`` out of ``image`` (a view, no copy)."""
+    return image[box.y : box.y + box.height, box.x : box.x + box.width]
+
+
+def resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize to ``height`` x ``width`` as ``tf.image.resize`` (bilinear) does.
+
+    Half-pixel centres, no antialiasing, float32 output. OpenCV computes the same
+    interpolation; float32 input keeps it from rounding to 8 bits.
+    """
+    source = np.ascontiguousarray(image, dtype=np.float32)
+    resized = cv2.resize(source, (width, height), interpolation=cv2.INTER_LINEAR)
+    if resized.ndim == 2:  # OpenCV drops a single channel axis
+        resized = resized[..., None]
+    return resized
+
+
+def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Crop the centre ``height`` x ``width`` as ``keras.layers.CenterCrop`` does."""
+    top = (image.shape[0] - height) // 2
+    left = (image.shape[1] - width) // 2
+    if top < 0 or left < 0:
+        raise ValueError(
+            f"cannot centre-crop {height}x{width} out of a "
+            f"{image.shape[0]}x{image.shape[1]} image"
+        )
+    return image[top : top + height, left : left + width]
+
+
+def flip_left_right(image: np.ndarray) -> np.ndarray:
+    """Mirror the image horizontally."""
+    return image[:, ::-1]

@@ -1,0 +1,18 @@
+"""The ``report`` pipeline: one table and one plot comparing the three models."""
+
+from kedro.pipeline import Pipeline, node
+
+from fixres_kedro.pipelines.report.nodes import compare_models
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                compare_models,
+                inputs=["initial_metrics", "finetune_metrics", "vanilla_metrics"],
+                outputs=["model_comparison", "model_comparison_plot"],
+                name="compare_models",
+            )
+        ]
+    )

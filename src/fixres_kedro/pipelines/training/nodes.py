@@ -1,0 +1,174 @@
+"""Nodes of the training pipelines: build an input pipeline, train, fine-tune, evaluate.
+
+Each node is a thin, typed wrapper around ``fixres_kedro.fixres``; the same functions
+serve the ``initial`` (128 px), ``finetune`` (FixRes, 224 px) and ``vanilla`` (224 px)
+namespaces, with their parameters under ``<namespace>.dataset`` and
+``<namespace>.training``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import matplotlib
+
+matplotlib.use("Agg")  # nodes only ever draw to files
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split  # noqa: E402
+from fixres_kedro.fixres.model import (  # noqa: E402
+    evaluate,
+    freeze_all_but_post_bn,
+    get_training_model,
+    train_and_evaluate,
+)
+
+GRID = 5  # the example shows a 5x5 grid of training inputs
+
+
+def build_dataset(
+    train_split: pd.DataFrame,
+    class_names: list[str],
+    dataset: dict[str, Any],
+    seed: int,
+    runtime: dict[str, Any],
+) -> tuple[dict[str, Any], Figure]:
+    """Make one input pipeline and show a 5x5 grid of its training images.
+
+    The pipeline itself is a small recipe (stored as JSON, so any node can be rerun
+    alone without storing pixels); the grid applies it to the first 25 training
+    photos, as the example's ``visualize_dataset`` does with a first batch.
+    """
+    pipeline = InputPipeline(**dataset, seed=seed, workers=runtime.get("workers", 0))
+    sample = train_split.iloc[: GRID * GRID]
+    images = decode_split(list(sample["image"]), pipeline.workers)
+    batches = ImageBatches(images, sample["label"].to_numpy(), pipeline, train=True)
+    rng = np.random.default_rng([seed, 0])
+    figure, axes = plt.subplots(GRID, GRID, figsize=(10, 10))
+    for axis, image, label in zip(axes.flat, images, batches.labels):
+        axis.imshow(pipeline.preprocess(image, True, rng).astype(np.uint8))
+        axis.set_title(class_names[label], fontsize=8)
+    for axis in axes.flat:
+        axis.axis("off")
+    figure.suptitle(
+        f"{pipeline.name}: {pipeline.recipe} recipe, {pipeline.image_size} px training inputs"
+    )
+    figure.tight_layout()
+    return pipeline.to_dict(), figure
+
+
+def _batches(
+    train_split: pd.DataFrame, validation_split: pd.DataFrame, dataset_spec: dict[str, Any]
+) -> tuple[ImageBatches, ImageBatches]:
+    pipeline = InputPipeline.from_dict(dataset_spec)
+    return (
+        ImageBatches.from_split(train_split, pipeline, train=True),
+        ImageBatches.from_split(validation_split, pipeline, train=False),
+    )
+
+
+def _fit(
+    model: keras.Model,
+    train_split: pd.DataFrame,
+    validation_split: pd.DataFrame,
+    dataset_spec: dict[str, Any],
+    training: dict[str, Any],
+    runtime: dict[str, Any],
+) -> dict[str, Any]:
+    train_batches, validation_batches = _batches(train_split, validation_split, dataset_spec)
+    return train_and_evaluate(
+        model,
+        train_batches,
+        validation_batches,
+        epochs=training["epochs"],
+        learning_rate=training["learning_rate"],
+        early_stopping_patience=training.get("early_stopping_patience"),
+        steps_per_execution=runtime.get("steps_per_execution", 1),
+        jit_compile=runtime.get("jit_compile", "auto"),
+    )
+
+
+def train_model(
+    train_split: pd.DataFrame,
+    validation_split: pd.DataFrame,
+    class_names: list[str],
+    dataset_spec: dict[str, Any],
+    training: dict[str, Any],
+    runtime: dict[str, Any],
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Train a ResNet50V2 from scratch on one input pipeline (low-res or vanilla).
+
+    Returns the trained model and its history (per-epoch metrics and timings).
+    """
+    model = get_training_model(len(class_names))
+    history = _fit(model, train_split, validation_split, dataset_spec, training, runtime)
+    return model, history
+
+
+def finetune_bn(
+    initial_model: keras.Model,
+    train_split: pd.DataFrame,
+    validation_split: pd.DataFrame,
+    dataset_spec: dict[str, Any],
+    training: dict[str, Any],
+    runtime: dict[str, Any],
+) -> tuple[keras.Model, dict[str, Any]]:
+    """FixRes: fine-tune the low-res model at the test resolution, BN-only.
+
+    Every backbone layer is frozen except ``post_bn``; ``post_bn`` and the
+    classifier learn on the finetune pipeline (resize, centre crop), with the lower
+    learning rate of ``finetune.training``.
+    """
+    model = freeze_all_but_post_bn(initial_model)
+    history = _fit(model, train_split, validation_split, dataset_spec, training, runtime)
+    return model, history
+
+
+def evaluate_model(
+    model: keras.Model,
+    validation_split: pd.DataFrame,
+    dataset_spec: dict[str, Any],
+    history: dict[str, Any],
+    training: dict[str, Any],
+    runtime: dict[str, Any],
+) -> dict[str, Any]:
+    """Top-1 accuracy and loss of a model on its validation pipeline, with its costs.
+
+    The metrics also carry what produced them: epochs run, training wall time and
+    images per second (from the history), the pipeline and training parameters, the
+    Keras backend and version.
+    """
+    pipeline = InputPipeline.from_dict(dataset_spec)
+    results = evaluate(model, ImageBatches.from_split(validation_split, pipeline, train=False))
+    return {
+        "model": pipeline.name,
+        **results,
+        "validation_examples": len(validation_split),
+        "epochs": history["epochs_run"],
+        "train_seconds": history["train_seconds"],
+        "images_per_second": history["images_per_second"],
+        "parameters": {"dataset": dataset_spec, "training": training, "runtime": runtime},
+        "keras_backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+    }
+
+
+def plot_training_curves(history: dict[str, Any], dataset_spec: dict[str, Any]) -> Figure:
+    """Loss and accuracy per epoch, training and validation, of one model."""
+    logs = history["history"]
+    epochs = np.arange(1, history["epochs_run"] + 1)
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+        axis.plot(epochs, logs[metric], marker="o", label="train")
+        axis.plot(epochs, logs[f"val_{metric}"], marker="o", label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(f"{dataset_spec['name']} ({dataset_spec['image_size']} px)")
+    figure.tight_layout()
+    return figure

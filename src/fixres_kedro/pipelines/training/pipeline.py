@@ -1,0 +1,89 @@
+"""The three training runs of the FixRes experiment, as namespaced copies of one shape.
+
+Each run builds its input pipeline, trains, evaluates on its validation pipeline and
+plots its curves. ``initial`` (128 px) and ``vanilla`` (224 px) train from scratch
+(``train_model``); ``finetune`` starts from ``initial_model`` and trains only
+``post_bn`` and the classifier (``finetune_bn``). The namespace groups and names the
+nodes (``initial.train_model``); the datasets are exposed as ``<namespace>_<name>``
+(``initial_model``, ``vanilla_metrics``) and resolved by the catalog's factories.
+"""
+
+from kedro.pipeline import Node, Pipeline, node
+
+from fixres_kedro.pipelines.training.nodes import (
+    build_dataset,
+    evaluate_model,
+    finetune_bn,
+    plot_training_curves,
+    train_model,
+)
+
+SHARED_INPUTS = {"train_split", "validation_split", "class_names"}
+SHARED_PARAMETERS = {"seed", "runtime"}
+RUN_OUTPUTS = ("dataset_spec", "sample_grid", "model", "history", "metrics", "training_curves")
+
+
+def _run_pipeline(train_node: Node, namespace: str, inputs: set[str] | dict[str, str]) -> Pipeline:
+    """build_dataset -> <train_node> -> evaluate_model, plot_training_curves."""
+    return Pipeline(
+        [
+            node(
+                build_dataset,
+                inputs=["train_split", "class_names", "params:dataset", "params:seed", "params:runtime"],
+                outputs=["dataset_spec", "sample_grid"],
+                name="build_dataset",
+            ),
+            train_node,
+            node(
+                evaluate_model,
+                inputs=["model", "validation_split", "dataset_spec", "history", "params:training", "params:runtime"],
+                outputs="metrics",
+                name="evaluate_model",
+            ),
+            node(
+                plot_training_curves,
+                inputs=["history", "dataset_spec"],
+                outputs="training_curves",
+                name="plot_training_curves",
+            ),
+        ],
+        namespace=namespace,
+        inputs=inputs,
+        outputs={name: f"{namespace}_{name}" for name in RUN_OUTPUTS},
+        parameters=SHARED_PARAMETERS,
+    )
+
+
+def _from_scratch(namespace: str) -> Pipeline:
+    train = node(
+        train_model,
+        inputs=["train_split", "validation_split", "class_names", "dataset_spec", "params:training", "params:runtime"],
+        outputs=["model", "history"],
+        name="train_model",
+    )
+    return _run_pipeline(train, namespace, SHARED_INPUTS)
+
+
+def initial_train_pipeline() -> Pipeline:
+    """Experiment 1a: ResNet50V2 from scratch on the 128 px initial pipeline."""
+    return _from_scratch("initial")
+
+
+def finetune_pipeline() -> Pipeline:
+    """Experiment 1b (FixRes): ``initial_model`` fine-tuned BN-only at 224 px."""
+    finetune = node(
+        finetune_bn,
+        inputs=["initial_model", "train_split", "validation_split", "dataset_spec", "params:training", "params:runtime"],
+        outputs=["model", "history"],
+        name="finetune_bn",
+    )
+    return _run_pipeline(finetune, "finetune", {**{name: name for name in SHARED_INPUTS}, "initial_model": "initial_model"})
+
+
+def vanilla_train_pipeline() -> Pipeline:
+    """Experiment 2: ResNet50V2 from scratch on the 224 px vanilla pipeline."""
+    return _from_scratch("vanilla")
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return initial_train_pipeline() + finetune_pipeline() + vanilla_train_pipeline()
