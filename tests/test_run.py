@@ -1,25 +1,105 @@
-"""
-This module contains example tests for a Kedro project.
-Tests should be placed in ``src/tests``, in modules that mirror your
-project's structure, and in files named test_*.py.
-"""
-import pytest
+"""The whole ``fixres`` DAG in the smoke environment, through a real KedroSession."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-# The tests below are here for the demonstration purpose
-# and should be replaced with the ones testing the project
-# functionality
+REPO = Path(__file__).resolve().parents[1]
+ARCHIVE = REPO.parent / "shared" / "data" / "flower_photos.tgz"
+RUNS = ("initial", "finetune", "vanilla")
+VERSIONED = [
+    f"{run}_{name}" for run in RUNS
+    for name in ("model", "history", "metrics", "sample_grid", "training_curves")
+] + ["model_comparison", "model_comparison_plot"]
 
-class TestKedroRun:
-    def test_kedro_run_no_pipeline(self):
-    # This example test expects a pipeline run failure, since
-    # the default project template contains no pipelines.
-        bootstrap_project(Path.cwd())
+pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason=f"{ARCHIVE} is missing")
 
-        with pytest.raises(Exception) as excinfo:
-            with KedroSession.create(project_path=Path.cwd()) as session:
-                session.run()
 
-        assert "Pipeline contains no nodes" in str(excinfo.value)
+def _copy_project(target: Path) -> Path:
+    """The project's configuration in a fresh folder, so runs write their own data/."""
+    shutil.copy(REPO / "pyproject.toml", target / "pyproject.toml")
+    shutil.copytree(REPO / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
+    (target / "conf" / "local").mkdir()
+    shutil.copy(REPO / ".telemetry", target / ".telemetry")
+    (target / "src").mkdir()  # bootstrap_project wants it; the package is installed
+    return target
+
+
+def _run(project: Path, **run_args) -> None:
+    bootstrap_project(project)
+    params = {"data": {"source": "archive", "path": str(ARCHIVE)}}
+    with KedroSession.create(project_path=project, env="smoke", runtime_params=params) as session:
+        session.run(**run_args)
+
+
+def _versions(project: Path, name: str) -> list[Path]:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="smoke") as session:
+        dataset = session.load_context().catalog.get(name)
+        return sorted(Path(path) for path in dataset.list_versions(full_path=True))
+
+
+@pytest.fixture(scope="module")
+def smoke_project(tmp_path_factory) -> Path:
+    project = _copy_project(tmp_path_factory.mktemp("smoke"))
+    _run(project, pipeline_names=["fixres"])
+    return project
+
+
+def test_every_output_exists_and_metrics_are_probabilities(smoke_project):
+    bootstrap_project(smoke_project)
+    with KedroSession.create(project_path=smoke_project, env="smoke") as session:
+        context = session.load_context()
+        from kedro.framework.project import pipelines
+
+        catalog = context.catalog
+        for name in sorted(pipelines["fixres"].all_outputs()):
+            assert catalog.exists(name), f"{name} was not saved"
+        summary = catalog.load("split_summary")
+        assert summary["train"] == 48 and summary["validation"] == 24
+        for run in RUNS:
+            metrics = catalog.load(f"{run}_metrics")
+            assert 0.0 <= metrics["top1"] <= 1.0
+            assert metrics["loss"] > 0 and metrics["epochs"] == 1
+            assert metrics["images_per_second"] > 0
+        table = catalog.load("model_comparison")
+        assert list(table["model"]) == list(RUNS)
+        assert table["top1"].between(0, 1).all()
+
+
+def test_second_run_adds_versions_and_single_nodes_rerun(smoke_project):
+    _run(smoke_project, pipeline_names=["fixres"])
+    for name in VERSIONED:
+        assert len(_versions(smoke_project, name)) == 2, name
+    # Every node's inputs are persisted: one node alone reruns from them.
+    _run(smoke_project, node_names=["finetune.evaluate_model"])
+    assert len(_versions(smoke_project, "finetune_metrics")) == 3
+    latest = json.loads(_versions(smoke_project, "finetune_metrics")[-1].read_text())
+    assert latest["model"] == "finetune" and 0.0 <= latest["top1"] <= 1.0
+
+
+@pytest.mark.parametrize("flag", ["--pipeline=fixres", "--pipelines=fixres"])
+def test_cli_runs_fixres_and_stops_on_a_bad_parameter_with_one_line(tmp_path, flag):
+    project = _copy_project(tmp_path)
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1",
+           "FIXRES_DATA_SOURCE": "archive", "FIXRES_DATA_PATH": str(ARCHIVE)}
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", flag, "--env=smoke",
+         "--params", "vanilla.training.epochs=-3"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1
+    last = (result.stdout + result.stderr).strip().splitlines()[-1]
+    assert last == (
+        "Error: Invalid parameters: vanilla.training.epochs must be a positive integer, got -3"
+    )
+    assert "Traceback" not in result.stdout + result.stderr

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fixres_kedro.datasets.tfds_order import slice_bounds
+from fixres_kedro.errors import InvalidParameterError
 from fixres_kedro.fixres.input_pipeline import RECIPES, SHUFFLE_MODES
 
 RUNS = ("initial", "finetune", "vanilla")
@@ -13,8 +14,6 @@ RUNS = ("initial", "finetune", "vanilla")
 MIN_IMAGE_SIZE = 32
 
 
-class InvalidParameterError(ValueError):
-    """A parameter value the experiment cannot run with."""
 
 
 def _is_int(value: Any) -> bool:

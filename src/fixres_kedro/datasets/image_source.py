@@ -21,14 +21,16 @@ from __future__ import annotations
 import logging
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
-from kedro.io.core import AbstractDataset, DatasetError
+from kedro.io.core import AbstractDataset
 
 from fixres_kedro.datasets.tfds_order import tfds_order
+from fixres_kedro.errors import DataSourceError
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +59,11 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if source not in SOURCES:
-            raise DatasetError(
+            raise DataSourceError(
                 f"data.source: unknown source {source!r}; use one of {', '.join(SOURCES)}"
             )
         if source != "tfds" and not path:
-            raise DatasetError(
+            raise DataSourceError(
                 f"data.path: the {source} source needs a path "
                 "(set FIXRES_DATA_PATH or --params data.path=...)"
             )
@@ -75,7 +77,7 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
         return {"source": self._source, "path": self._path, "tfds_name": self._tfds_name}
 
     def _save(self, data: None) -> None:
-        raise DatasetError("ImageSourceDataset is read-only")
+        raise DataSourceError("ImageSourceDataset is read-only")
 
     def _exists(self) -> bool:
         return self._source == "tfds" or Path(self._path).exists()
@@ -85,16 +87,16 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
             return self._load_tfds()
         path = Path(self._path).expanduser()
         if not path.exists():
-            raise DatasetError(f"data.path: {path} does not exist")
+            raise DataSourceError(f"data.path: {path} does not exist")
         if self._source == "archive":
             if path.is_dir():
-                raise DatasetError(
+                raise DataSourceError(
                     f"data.path: {path} is a folder; use data.source=image_folder for it"
                 )
             files = dict(_archive_files(path))
         else:
             if not path.is_dir():
-                raise DatasetError(
+                raise DataSourceError(
                     f"data.path: {path} is not a folder; use data.source=archive for a file"
                 )
             files = dict(_folder_files(path))
@@ -104,7 +106,7 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
         try:
             import tensorflow_datasets as tfds  # noqa: PLC0415 - optional, heavy
         except ImportError as error:
-            raise DatasetError(
+            raise DataSourceError(
                 "data.source=tfds needs tensorflow-datasets (pip install -e '.[tf]'); "
                 "or use data.source=archive with the flower_photos.tgz file"
             ) from error
@@ -140,8 +142,19 @@ def _class_and_name(member: str) -> tuple[str, str] | None:
     return parts[-2], parts[-1]
 
 
-def _archive_files(path: Path) -> Iterator[tuple[str, tuple[str, bytes]]]:
-    """``(member, (class, bytes))`` for each image file in a tar or zip archive."""
+def _archive_files(path: Path) -> Iterator[tuple[str, bytes]]:
+    """``(member, bytes)`` for each image file in a tar or zip archive."""
+    try:
+        yield from _read_archive(path)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+        # A truncated download or a damaged archive fails only while its members are read.
+        raise DataSourceError(
+            f"data.path: {path} could not be read to its end ({error}); "
+            "is the archive damaged or incomplete?"
+        ) from error
+
+
+def _read_archive(path: Path) -> Iterator[tuple[str, bytes]]:
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -151,7 +164,7 @@ def _archive_files(path: Path) -> Iterator[tuple[str, tuple[str, bytes]]]:
     try:
         archive = tarfile.open(path)
     except (tarfile.TarError, OSError) as error:
-        raise DatasetError(f"data.path: {path} is not a tar or zip archive ({error})") from error
+        raise DataSourceError(f"data.path: {path} is not a tar or zip archive ({error})") from error
     with archive:
         for member in archive:
             if member.isfile() and _class_and_name(member.name):
@@ -170,12 +183,12 @@ def _frame(files: dict[str, bytes], where: str) -> pd.DataFrame:
     """Rows in tfds order from ``{member path: bytes}`` laid out root/class/file."""
     depths = {len(PurePosixPath(member).parts) for member in files}
     if not files:
-        raise DatasetError(
+        raise DataSourceError(
             f"data.path: no .jpg/.jpeg/.png files in {where}; "
             "expected the layout <root>/<class>/<file>.jpg"
         )
     if depths != {3}:
-        raise DatasetError(
+        raise DataSourceError(
             f"data.path: {where} is not laid out <root>/<class>/<file>.jpg "
             f"(image files found at {sorted(depths)} levels, expected 3)"
         )

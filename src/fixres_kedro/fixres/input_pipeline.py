@@ -210,14 +210,17 @@ class ImageBatches(keras.utils.PyDataset):
         self.epoch = epoch
         count, batch = len(self.images), self.pipeline.batch_size
         order = np.arange(count)
+        starts = np.arange(self.num_batches) * batch
         if self.train and self.pipeline.shuffle != "none":
             rng = np.random.default_rng([self.pipeline.seed, epoch, 0])
             if self.pipeline.shuffle == "examples":
                 order = rng.permutation(count)
             else:  # "batches": fixed batch composition, shuffled batch order
                 starts = rng.permutation(self.num_batches) * batch
-                order = np.concatenate([order[s : s + batch] for s in starts])
-        self.order = order
+        # Batches are kept as slices of ``order``: with a short last batch, slicing a
+        # reordered flat list every ``batch`` examples would change the compositions.
+        self.batches = [order[s : s + batch] for s in starts]
+        self.order = np.concatenate(self.batches)
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)
@@ -225,8 +228,7 @@ class ImageBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if not 0 <= index < self.num_batches:
             raise IndexError(index)
-        batch = self.pipeline.batch_size
-        chosen = self.order[index * batch : (index + 1) * batch]
+        chosen = self.batches[index]
         rng = np.random.default_rng([self.pipeline.seed, self.epoch, index + 1])
         inputs = np.stack(
             [self.pipeline.preprocess(self.images[i], self.train, rng) for i in chosen]
