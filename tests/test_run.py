@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,32 +12,13 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-REPO = Path(__file__).resolve().parents[1]
-ARCHIVE = REPO.parent / "shared" / "data" / "flower_photos.tgz"
+from tests.conftest import ARCHIVE, copy_project, run_smoke
+
 RUNS = ("initial", "finetune", "vanilla")
 VERSIONED = [
     f"{run}_{name}" for run in RUNS
     for name in ("model", "history", "metrics", "sample_grid", "training_curves")
 ] + ["model_comparison", "model_comparison_plot"]
-
-pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason=f"{ARCHIVE} is missing")
-
-
-def _copy_project(target: Path) -> Path:
-    """The project's configuration in a fresh folder, so runs write their own data/."""
-    shutil.copy(REPO / "pyproject.toml", target / "pyproject.toml")
-    shutil.copytree(REPO / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
-    (target / "conf" / "local").mkdir()
-    shutil.copy(REPO / ".telemetry", target / ".telemetry")
-    (target / "src").mkdir()  # bootstrap_project wants it; the package is installed
-    return target
-
-
-def _run(project: Path, **run_args) -> None:
-    bootstrap_project(project)
-    params = {"data": {"source": "archive", "path": str(ARCHIVE)}}
-    with KedroSession.create(project_path=project, env="smoke", runtime_params=params) as session:
-        session.run(**run_args)
 
 
 def _versions(project: Path, name: str) -> list[Path]:
@@ -46,13 +26,6 @@ def _versions(project: Path, name: str) -> list[Path]:
     with KedroSession.create(project_path=project, env="smoke") as session:
         dataset = session.load_context().catalog.get(name)
         return sorted(Path(path) for path in dataset.list_versions(full_path=True))
-
-
-@pytest.fixture(scope="module")
-def smoke_project(tmp_path_factory) -> Path:
-    project = _copy_project(tmp_path_factory.mktemp("smoke"))
-    _run(project, pipeline_names=["fixres"])
-    return project
 
 
 def test_every_output_exists_and_metrics_are_probabilities(smoke_project):
@@ -77,11 +50,11 @@ def test_every_output_exists_and_metrics_are_probabilities(smoke_project):
 
 
 def test_second_run_adds_versions_and_single_nodes_rerun(smoke_project):
-    _run(smoke_project, pipeline_names=["fixres"])
+    run_smoke(smoke_project, pipeline_names=["fixres"])
     for name in VERSIONED:
         assert len(_versions(smoke_project, name)) == 2, name
     # Every node's inputs are persisted: one node alone reruns from them.
-    _run(smoke_project, node_names=["finetune.evaluate_model"])
+    run_smoke(smoke_project, node_names=["finetune.evaluate_model"])
     assert len(_versions(smoke_project, "finetune_metrics")) == 3
     latest = json.loads(_versions(smoke_project, "finetune_metrics")[-1].read_text())
     assert latest["model"] == "finetune" and 0.0 <= latest["top1"] <= 1.0
@@ -89,7 +62,7 @@ def test_second_run_adds_versions_and_single_nodes_rerun(smoke_project):
 
 @pytest.mark.parametrize("flag", ["--pipeline=fixres", "--pipelines=fixres"])
 def test_cli_runs_fixres_and_stops_on_a_bad_parameter_with_one_line(tmp_path, flag):
-    project = _copy_project(tmp_path)
+    project = copy_project(tmp_path)
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1",
            "FIXRES_DATA_SOURCE": "archive", "FIXRES_DATA_PATH": str(ARCHIVE)}
     result = subprocess.run(

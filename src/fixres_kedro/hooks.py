@@ -27,6 +27,25 @@ class ParameterValidationHook:
         validate_parameters(catalog.load("parameters"))
 
 
+class PrecisionHook:
+    """Apply ``runtime.precision`` (Keras' global dtype policy) before a run.
+
+    ``mixed_bfloat16`` / ``mixed_float16`` compute in 16 bits with float32 weights;
+    models saved under a policy keep it when loaded.
+    """
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
+        import keras  # noqa: PLC0415
+
+        precision = catalog.load("params:runtime").get("precision", "float32")
+        keras.config.set_dtype_policy(precision)
+        if precision != "float32":
+            logger.info("Keras dtype policy: %s", precision)
+
+
 class SeedHook:
     """Seed Python, NumPy and the Keras backend before each node.
 

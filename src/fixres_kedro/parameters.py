@@ -9,7 +9,14 @@ from fixres_kedro.datasets.tfds_order import slice_bounds
 from fixres_kedro.errors import InvalidParameterError
 from fixres_kedro.fixres.input_pipeline import RECIPES, SHUFFLE_MODES
 
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
 RUNS = ("initial", "finetune", "vanilla")
+# Keys that may be left out (their defaults are the example's).
+OPTIONAL_KEYS = (
+    "max_train_examples", "max_validation_examples", "early_stopping_patience",
+    "shuffle", "precision",
+)
 # ResNet50V2 downsamples by 32: a smaller input leaves no feature map to pool.
 MIN_IMAGE_SIZE = 32
 
@@ -88,6 +95,7 @@ def validate_parameters(params: dict[str, Any]) -> None:
         "runtime.workers": _non_negative_int,
         "runtime.steps_per_execution": _positive_int,
         "runtime.jit_compile": _one_of(("auto", True, False)),
+        "runtime.precision": _one_of(PRECISIONS),
         "data.split.train": _split_slice,
         "data.split.validation": _split_slice,
         "data.split.max_train_examples": _optional_positive_int,
@@ -113,7 +121,7 @@ def validate_parameters(params: dict[str, Any]) -> None:
         try:
             value = _get(params, key)
         except KeyError:
-            if key.endswith(("max_train_examples", "max_validation_examples", "early_stopping_patience", "shuffle")):
+            if key.endswith(OPTIONAL_KEYS):
                 continue
             problems.append(f"{key} is missing")
             continue

@@ -2,10 +2,10 @@
 
 from omegaconf.resolvers import oc
 
-from fixres_kedro.hooks import NodeTimingHook, ParameterValidationHook, SeedHook
+from fixres_kedro.hooks import NodeTimingHook, ParameterValidationHook, PrecisionHook, SeedHook
 
 # Validation first, so a wrong value stops the run before anything else happens.
-HOOKS = (ParameterValidationHook(), SeedHook(), NodeTimingHook())
+HOOKS = (ParameterValidationHook(), PrecisionHook(), SeedHook(), NodeTimingHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

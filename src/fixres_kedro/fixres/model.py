@@ -9,13 +9,20 @@ learns; the classifier stays trainable.
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from typing import Any
 
 import keras
 import numpy as np
 
+from fixres_kedro.fixres.input_pipeline import ImageBatches
+
+logger = logging.getLogger(__name__)
+
 BACKBONE_NAME = "resnet50v2"
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 FINAL_BN_NAME = "post_bn"
 
 
@@ -90,7 +97,15 @@ def compile_model(
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records each epoch's wall time (training and validation together)."""
+    """Records each epoch's wall time (training and validation) and logs one line.
+
+    The log line (loss, accuracy, validation accuracy, seconds) is what a
+    non-interactive run shows instead of Keras' progress bar.
+    """
+
+    def __init__(self, name: str = "model") -> None:
+        super().__init__()
+        self.name = name
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.epoch_seconds: list[float] = []
@@ -101,20 +116,27 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.perf_counter() - self._start
         self.epoch_seconds.append(seconds)
-        if logs is not None:
-            logs["epoch_seconds"] = seconds
+        logs = logs if logs is not None else {}
+        logs["epoch_seconds"] = seconds
+        logger.info(
+            "%s epoch %d/%d: loss %.4f, accuracy %.4f, val_loss %.4f, val_accuracy %.4f, %.1f s",
+            self.name, epoch + 1, self.params.get("epochs", 0),
+            logs.get("loss", float("nan")), logs.get("accuracy", float("nan")),
+            logs.get("val_loss", float("nan")), logs.get("val_accuracy", float("nan")),
+            seconds,
+        )
 
 
 def train_and_evaluate(
     model: keras.Model,
-    train_batches: keras.utils.PyDataset,
-    validation_batches: keras.utils.PyDataset,
+    train_batches: ImageBatches,
+    validation_batches: ImageBatches,
     epochs: int,
     learning_rate: float,
     early_stopping_patience: int | None = None,
     steps_per_execution: int = 1,
     jit_compile: bool | str = "auto",
-    verbose: int | str = "auto",
+    verbose: int | None = None,
 ) -> dict[str, Any]:
     """Compile and fit ``model``; return its history with timings.
 
@@ -123,7 +145,9 @@ def train_and_evaluate(
     ``train_seconds`` and the training ``images_per_second``.
     """
     compile_model(model, learning_rate, steps_per_execution, jit_compile)
-    timer = EpochTimer()
+    if verbose is None:  # a progress bar for people, log lines for log files
+        verbose = 1 if sys.stdout.isatty() else 0
+    timer = EpochTimer(train_batches.pipeline.name)
     callbacks: list[keras.callbacks.Callback] = [timer]
     if early_stopping_patience:
         callbacks.append(

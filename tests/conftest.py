@@ -1,0 +1,44 @@
+"""Shared fixtures: a copy of the project that has run the smoke experiment once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+ARCHIVE = REPO.parent / "shared" / "data" / "flower_photos.tgz"
+
+
+def copy_project(target: Path) -> Path:
+    """The project's configuration in a fresh folder, so runs write their own data/."""
+    shutil.copy(REPO / "pyproject.toml", target / "pyproject.toml")
+    shutil.copytree(REPO / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
+    (target / "conf" / "local").mkdir()
+    shutil.copy(REPO / ".telemetry", target / ".telemetry")
+    (target / "src").mkdir()  # bootstrap_project wants it; the package is installed
+    return target
+
+
+def run_smoke(project: Path, **run_args) -> None:
+    """One ``session.run`` in the smoke environment, reading the offline archive."""
+    bootstrap_project(project)
+    params = {"data": {"source": "archive", "path": str(ARCHIVE)}}
+    with KedroSession.create(project_path=project, env="smoke", runtime_params=params) as session:
+        session.run(**run_args)
+
+
+@pytest.fixture(scope="session")
+def smoke_project(tmp_path_factory) -> Path:
+    """A project copy after one ``fixres`` run in the smoke environment (~2 min)."""
+    if not ARCHIVE.exists():
+        pytest.skip(f"{ARCHIVE} is missing")
+    project = copy_project(tmp_path_factory.mktemp("smoke"))
+    run_smoke(project, pipeline_names=["fixres"])
+    return project

@@ -1,0 +1,308 @@
+"""InputPipeline recipes, ImageBatches ordering and determinism, photo decoding."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fixres_kedro.fixres.input_pipeline import (
+    ImageBatches,
+    InputPipeline,
+    decode_image,
+    decode_split,
+)
+
+N_IMAGES = 20
+BATCH = 6
+SIZE = 32
+COLOUR_STEP = 12  # image i is a flat image of value i * 12 (0 ... 228)
+
+
+def _sizes(count: int) -> list[tuple[int, int]]:
+    rng = np.random.default_rng(0)
+    return [(int(rng.integers(20, 61)), int(rng.integers(30, 51))) for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    """Flat images whose value encodes their label (label i has value i * 12)."""
+    return [
+        np.full((h, w, 3), i * COLOUR_STEP, dtype=np.uint8)
+        for i, (h, w) in enumerate(_sizes(N_IMAGES))
+    ]
+
+
+LABELS = np.arange(N_IMAGES)
+
+
+def _pipeline(shuffle: str = "examples", recipe: str = "initial", **kwargs) -> InputPipeline:
+    spec = dict(name="test", recipe=recipe, image_size=SIZE, batch_size=BATCH, shuffle=shuffle,
+                seed=42, workers=1)
+    if recipe == "finetune":
+        spec["train_image_size"] = 24
+    spec.update(kwargs)
+    return InputPipeline(**spec)
+
+
+def _epoch_labels(batches: ImageBatches) -> list[list[int]]:
+    return [batches[i][1].tolist() for i in range(len(batches))]
+
+
+def _decoded_labels(inputs: np.ndarray) -> list[int]:
+    """Recover each input's label from its (flat) colour."""
+    labels = []
+    for image in inputs:
+        value = float(image.mean())
+        np.testing.assert_allclose(image, value, atol=1e-3)  # still a flat image
+        labels.append(int(round(value / COLOUR_STEP)))
+        assert abs(value - labels[-1] * COLOUR_STEP) < 1e-3
+    return labels
+
+
+# ----------------------------------------------------------------- ImageBatches
+
+
+@pytest.mark.parametrize("recipe", ["initial", "finetune"])
+@pytest.mark.parametrize("train", [True, False])
+def test_batches_shapes_dtypes_and_labels(images, recipe, train):
+    batches = ImageBatches(images, LABELS, _pipeline(recipe=recipe), train=train)
+    assert len(batches) == math.ceil(N_IMAGES / BATCH) == 4
+    for index in range(len(batches)):
+        inputs, labels = batches[index]
+        expected = min(BATCH, N_IMAGES - index * BATCH)
+        assert inputs.shape == (expected, SIZE, SIZE, 3)
+        assert inputs.dtype == np.float32
+        assert labels.shape == (expected,)
+        assert labels.dtype == np.int32
+        # The labels belong to the images actually in the batch.
+        assert _decoded_labels(inputs) == labels.tolist()
+
+
+def test_batches_index_out_of_range(images):
+    batches = ImageBatches(images, LABELS, _pipeline(), train=True)
+    with pytest.raises(IndexError):
+        batches[len(batches)]
+    with pytest.raises(IndexError):
+        batches[-1]
+
+
+def test_batches_reject_bad_splits(images):
+    with pytest.raises(ValueError, match="labels"):
+        ImageBatches(images, LABELS[:-1], _pipeline(), train=True)
+    with pytest.raises(ValueError, match="empty"):
+        ImageBatches([], np.array([], dtype=int), _pipeline(), train=True)
+
+
+@pytest.mark.parametrize("shuffle", ["examples", "batches", "none"])
+def test_batches_are_deterministic_in_any_read_order(shuffle):
+    rng = np.random.default_rng(5)
+    photos = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in _sizes(N_IMAGES)]
+    pipeline = _pipeline(shuffle)
+    for epoch in (0, 3):
+        first = ImageBatches(photos, LABELS, pipeline, train=True, epoch=epoch)
+        second = ImageBatches(photos, LABELS, pipeline, train=True)
+        second.set_epoch(epoch)
+        forward = [first[i] for i in range(len(first))]
+        backward = {i: second[i] for i in reversed(range(len(second)))}
+        for i, (inputs, labels) in enumerate(forward):
+            np.testing.assert_array_equal(inputs, backward[i][0])
+            np.testing.assert_array_equal(labels, backward[i][1])
+        # Reading a batch again gives the same random crops.
+        np.testing.assert_array_equal(first[1][0], forward[1][0])
+
+
+def test_batches_differ_between_epochs_in_augmentation():
+    rng = np.random.default_rng(5)
+    photos = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in _sizes(N_IMAGES)]
+    batches = ImageBatches(photos, LABELS, _pipeline("none"), train=True)
+    epoch0 = batches[0][0]
+    batches.on_epoch_end()
+    assert batches.epoch == 1
+    assert not np.array_equal(epoch0, batches[0][0])  # same photos, new random crops
+
+
+def test_shuffle_examples_changes_batches_every_epoch(images):
+    batches = ImageBatches(images, LABELS, _pipeline("examples"), train=True)
+    epochs = []
+    for _ in range(3):
+        epochs.append(_epoch_labels(batches))
+        batches.on_epoch_end()
+    assert set(epochs[0][0]) != set(epochs[1][0])
+    assert set(epochs[1][0]) != set(epochs[2][0])
+    assert epochs[0] != list(map(list, np.array_split(LABELS, 4)))  # not the split order
+    # set_epoch and on_epoch_end agree.
+    again = ImageBatches(images, LABELS, _pipeline("examples"), train=True)
+    again.set_epoch(2)
+    assert _epoch_labels(again) == epochs[2]
+
+
+def test_shuffle_batches_keeps_compositions_and_shuffles_their_order(images):
+    batches = ImageBatches(images, LABELS, _pipeline("batches"), train=True)
+    split_order = [tuple(range(s, min(s + BATCH, N_IMAGES))) for s in range(0, N_IMAGES, BATCH)]
+    orders = []
+    for _ in range(5):
+        epoch = [tuple(labels) for labels in _epoch_labels(batches)]
+        # The example's batches: made once from the split's order, short one included.
+        assert sorted(epoch) == sorted(split_order)
+        orders.append(epoch)
+        batches.on_epoch_end()
+    assert orders[0] != orders[1]
+    assert len(set(map(tuple, orders))) > 1
+
+
+@pytest.mark.parametrize(("shuffle", "train"), [("none", True), ("examples", False),
+                                                ("batches", False), ("none", False)])
+def test_identity_order_without_shuffle_or_for_validation(images, shuffle, train):
+    batches = ImageBatches(images, LABELS, _pipeline(shuffle), train=train)
+    for _ in range(3):
+        flat = [label for labels in _epoch_labels(batches) for label in labels]
+        assert flat == list(range(N_IMAGES))
+        batches.on_epoch_end()
+
+
+@pytest.mark.parametrize("shuffle", ["examples", "batches", "none"])
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("count", [N_IMAGES, 18, 1, 7])
+def test_every_example_once_per_epoch(images, shuffle, train, count):
+    batches = ImageBatches(images[:count], LABELS[:count], _pipeline(shuffle), train=train)
+    assert len(batches) == math.ceil(count / BATCH)
+    for _ in range(4):
+        labels = np.concatenate([batches[i][1] for i in range(len(batches))])
+        assert sorted(labels.tolist()) == list(range(count))
+        assert [len(batches[i][1]) for i in range(len(batches))].count(BATCH) >= len(batches) - 1
+        batches.on_epoch_end()
+
+
+# ----------------------------------------------------------------- InputPipeline
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(recipe="randaugment"),
+        dict(shuffle="sometimes"),
+        dict(recipe="finetune", image_size=128, train_image_size=224),
+        dict(recipe="finetune", train_image_size=None),
+    ],
+)
+def test_pipeline_rejects_bad_settings(kwargs):
+    spec = dict(name="bad", recipe="initial", image_size=224)
+    spec.update(kwargs)
+    with pytest.raises(ValueError):
+        InputPipeline(**spec)
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        InputPipeline(name="initial", recipe="initial", image_size=128, batch_size=16,
+                      area_range=[0.1, 0.9], shuffle="batches", seed=3, workers=2),
+        InputPipeline(name="finetune", recipe="finetune", image_size=224, train_image_size=128),
+    ],
+)
+def test_pipeline_dict_round_trip(pipeline):
+    spec = json.loads(json.dumps(pipeline.to_dict()))  # as the catalog stores it
+    rebuilt = InputPipeline.from_dict(spec)
+    assert rebuilt == pipeline
+    assert rebuilt.workers == pipeline.workers
+    assert isinstance(rebuilt.area_range, tuple)
+    assert isinstance(rebuilt.aspect_ratio_range, tuple)
+    assert rebuilt.to_dict() == pipeline.to_dict()
+    if pipeline.recipe == "finetune":
+        assert spec["resize_size"] == 392
+    else:
+        assert "resize_size" not in spec
+
+
+def test_pipeline_from_dict_ignores_extra_keys():
+    spec = _pipeline().to_dict() | {"resize_size": 1, "comment": "x"}
+    assert InputPipeline.from_dict(spec) == _pipeline()
+
+
+# ----------------------------------------------------------------- decoding
+
+
+def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def _photos() -> dict[str, tuple[bytes, np.ndarray, int]]:
+    """name: (encoded, expected RGB, tolerance)."""
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (12, 16, 4), dtype=np.uint8)
+    indices = rng.integers(0, 4, (12, 16)).astype(np.uint8)
+    palette = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30]], np.uint8)
+    paletted = Image.fromarray(indices, "P")
+    paletted.putpalette(palette.flatten().tolist() + [0] * (768 - palette.size))
+    rgb = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    return {
+        "grayscale jpeg": (
+            _encode(Image.fromarray(np.full((12, 16), 100, np.uint8), "L"), "JPEG", quality=95),
+            np.full((12, 16, 3), 100, np.uint8), 2),
+        "cmyk jpeg": (  # pure magenta + yellow ink: red
+            _encode(Image.new("CMYK", (16, 12), (0, 255, 255, 0)), "JPEG", quality=95),
+            np.broadcast_to(np.array([255, 0, 0], np.uint8), (12, 16, 3)), 4),
+        "rgba png": (_encode(Image.fromarray(rgba, "RGBA"), "PNG"), rgba[..., :3], 0),
+        "palette png": (_encode(paletted, "PNG"), palette[indices], 0),
+        "rgb png": (_encode(Image.fromarray(rgb, "RGB"), "PNG"), rgb, 0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_photos()))
+def test_decode_image_gives_rgb_uint8(name):
+    encoded, expected, tolerance = _photos()[name]
+    decoded = decode_image(encoded)
+    assert decoded.shape == (12, 16, 3)
+    assert decoded.dtype == np.uint8
+    np.testing.assert_allclose(decoded.astype(int), expected.astype(int), atol=tolerance)
+
+
+@pytest.mark.parametrize("name", list(_photos()))
+def test_decode_image_matches_tf_decode_image(name):
+    tf = pytest.importorskip("tensorflow")
+    encoded, _, _ = _photos()[name]
+    theirs = tf.io.decode_image(encoded, channels=3, expand_animations=False).numpy()
+    np.testing.assert_array_equal(decode_image(encoded), theirs)
+
+
+def test_decode_split_caches_by_content():
+    rng = np.random.default_rng(1)
+    arrays = [rng.integers(0, 256, (8 + i, 9, 3), dtype=np.uint8) for i in range(5)]
+    encoded = [_encode(Image.fromarray(a), "PNG") for a in arrays]
+
+    first = decode_split(encoded, workers=2)
+    assert len(first) == len(arrays)
+    for decoded, array in zip(first, arrays):
+        np.testing.assert_array_equal(decoded, array)
+    assert decode_split(list(encoded), workers=1) is first  # same content, new list
+
+    # Two other splits later, the first is gone from the cache and decoded anew.
+    decode_split(encoded[:2], workers=1)
+    decode_split(encoded[2:], workers=1)
+    again = decode_split(encoded, workers=1)
+    assert again is not first
+    for decoded, array in zip(again, arrays):
+        np.testing.assert_array_equal(decoded, array)
+
+
+def test_from_split_decodes_and_batches():
+    split = pd.DataFrame({
+        "image": [
+            _encode(Image.fromarray(np.full((20 + i, 30, 3), i * COLOUR_STEP, np.uint8)), "PNG")
+            for i in range(7)
+        ],
+        "label": np.arange(7),
+    })
+    batches = ImageBatches.from_split(split, _pipeline(), train=False)
+    assert len(batches) == 2
+    inputs, labels = batches[1]
+    assert labels.tolist() == [6]
+    assert _decoded_labels(inputs) == [6]
