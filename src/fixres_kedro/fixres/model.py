@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from fixres_kedro.fixres import checkpoint
 from fixres_kedro.fixres.input_pipeline import ImageBatches
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def get_training_model(num_classes: int, seed: int | None = None) -> keras.Model
     """
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    inputs = keras.layers.Input((None, None, 3))
+    inputs = keras.layers.Input((None, None, 3), name="image")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
     backbone = keras.applications.ResNet50V2(
         include_top=False, weights=None, pooling="avg", name=BACKBONE_NAME
@@ -137,34 +138,49 @@ def train_and_evaluate(
     steps_per_execution: int = 1,
     jit_compile: bool | str = "auto",
     verbose: int | None = None,
+    checkpoint_dir: str | None = None,
+    checkpoint_key: str = "",
 ) -> dict[str, Any]:
     """Compile and fit ``model``; return its history with timings.
 
     The history holds the per-epoch Keras logs (``loss``, ``accuracy``,
     ``val_loss``, ``val_accuracy``, ``epoch_seconds``), ``epochs_run``,
-    ``train_seconds`` and the training ``images_per_second``.
+    ``train_seconds`` (summed over epochs, across resumptions) and the training
+    ``images_per_second``. With ``checkpoint_dir`` every epoch is checkpointed and a
+    run interrupted earlier with the same ``checkpoint_key`` resumes after its last
+    completed epoch; the checkpoint is removed once training ends.
     """
     compile_model(model, learning_rate, steps_per_execution, jit_compile)
     if verbose is None:  # a progress bar for people, log lines for log files
         verbose = 1 if sys.stdout.isatty() else 0
-    timer = EpochTimer(train_batches.pipeline.name)
-    callbacks: list[keras.callbacks.Callback] = [timer]
+    callbacks: list[keras.callbacks.Callback] = [EpochTimer(train_batches.pipeline.name)]
     if early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(patience=early_stopping_patience)
+        callbacks.append(keras.callbacks.EarlyStopping(patience=early_stopping_patience))
+    if checkpoint_dir:
+        state = checkpoint.restore(model, checkpoint_dir, checkpoint_key)
+        recorder = checkpoint.EpochCheckpoint(checkpoint_dir, checkpoint_key, state)
+    else:
+        state, recorder = None, checkpoint.EpochHistory()
+    callbacks.append(recorder)  # after EpochTimer, which adds epoch_seconds to the logs
+    initial_epoch = state["epochs_done"] if state else 0
+    train_batches.set_epoch(initial_epoch)
+    if initial_epoch < epochs:
+        model.fit(
+            train_batches,
+            validation_data=validation_batches,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            # ImageBatches draws each epoch's order from (seed, epoch); Keras' own
+            # batch shuffling would use Python's global RNG and break resumption.
+            shuffle=False,
+            callbacks=callbacks,
+            verbose=verbose,
         )
-    start = time.perf_counter()
-    history = model.fit(
-        train_batches,
-        validation_data=validation_batches,
-        epochs=epochs,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
-    train_seconds = time.perf_counter() - start
-    epochs_run = len(timer.epoch_seconds)
-    logs = {name: [float(v) for v in values] for name, values in history.history.items()}
-    logs["epoch_seconds"] = [float(s) for s in timer.epoch_seconds]
+    if checkpoint_dir:
+        checkpoint.discard(checkpoint_dir)
+    logs = recorder.history
+    epochs_run = len(logs.get("loss", []))
+    train_seconds = recorder.train_seconds
     images_seen = epochs_run * len(train_batches.images)
     return {
         "epochs_run": epochs_run,

@@ -81,7 +81,7 @@ def test_model_matches_the_example():
     model = get_training_model(len(CLASSES))
     assert model.input_shape == (None, None, None, 3)
     assert [layer.name for layer in model.layers] == [
-        "input_layer", "rescaling", "resnet50v2", "classifier"
+        "image", "rescaling", "resnet50v2", "classifier"
     ]
     assert model.output_shape == (None, len(CLASSES))
     # Rescaling maps 0..255 to -1..1 as the example's (x - 127.5) / 127.5.

@@ -8,6 +8,7 @@ namespaces, with their parameters under ``<namespace>.dataset`` and
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -19,6 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from fixres_kedro.fixres import checkpoint  # noqa: E402
 from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split  # noqa: E402
 from fixres_kedro.fixres.model import (  # noqa: E402
     evaluate,
@@ -78,8 +80,15 @@ def _fit(
     dataset_spec: dict[str, Any],
     training: dict[str, Any],
     runtime: dict[str, Any],
+    checkpoints: str | None,
 ) -> dict[str, Any]:
     train_batches, validation_batches = _batches(train_split, validation_split, dataset_spec)
+    # A checkpoint is resumed only by a run of the same recipe, training set-up,
+    # data and starting weights.
+    key = checkpoint.fingerprint(
+        dataset_spec, training, list(train_split["key"]), list(validation_split["key"]),
+        checkpoint.weights_digest(model),
+    )
     return train_and_evaluate(
         model,
         train_batches,
@@ -89,6 +98,8 @@ def _fit(
         early_stopping_patience=training.get("early_stopping_patience"),
         steps_per_execution=runtime.get("steps_per_execution", 1),
         jit_compile=runtime.get("jit_compile", "auto"),
+        checkpoint_dir=checkpoints and str(Path(checkpoints) / dataset_spec["name"]),
+        checkpoint_key=key,
     )
 
 
@@ -99,13 +110,15 @@ def train_model(
     dataset_spec: dict[str, Any],
     training: dict[str, Any],
     runtime: dict[str, Any],
+    checkpoints: str | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train a ResNet50V2 from scratch on one input pipeline (low-res or vanilla).
 
-    Returns the trained model and its history (per-epoch metrics and timings).
+    Returns the trained model and its history (per-epoch metrics and timings). An
+    interrupted run resumes from its last epoch's checkpoint under ``checkpoints``.
     """
     model = get_training_model(len(class_names))
-    history = _fit(model, train_split, validation_split, dataset_spec, training, runtime)
+    history = _fit(model, train_split, validation_split, dataset_spec, training, runtime, checkpoints)
     return model, history
 
 
@@ -116,6 +129,7 @@ def finetune_bn(
     dataset_spec: dict[str, Any],
     training: dict[str, Any],
     runtime: dict[str, Any],
+    checkpoints: str | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
     """FixRes: fine-tune the low-res model at the test resolution, BN-only.
 
@@ -124,7 +138,7 @@ def finetune_bn(
     learning rate of ``finetune.training``.
     """
     model = freeze_all_but_post_bn(initial_model)
-    history = _fit(model, train_split, validation_split, dataset_spec, training, runtime)
+    history = _fit(model, train_split, validation_split, dataset_spec, training, runtime, checkpoints)
     return model, history
 
 

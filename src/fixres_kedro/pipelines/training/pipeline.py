@@ -18,12 +18,12 @@ from fixres_kedro.pipelines.training.nodes import (
     train_model,
 )
 
-SHARED_INPUTS = {"train_split", "validation_split", "class_names"}
+SHARED_INPUTS = {"train_split", "validation_split", "class_names", "training_checkpoints"}
 SHARED_PARAMETERS = {"seed", "runtime"}
 RUN_OUTPUTS = ("dataset_spec", "sample_grid", "model", "history", "metrics", "training_curves")
 
 
-def _run_pipeline(train_node: Node, namespace: str, inputs: set[str] | dict[str, str]) -> Pipeline:
+def _run_pipeline(train_node: Node, namespace: str, inputs: set[str]) -> Pipeline:
     """build_dataset -> <train_node> -> evaluate_model, plot_training_curves."""
     return Pipeline(
         [
@@ -57,7 +57,7 @@ def _run_pipeline(train_node: Node, namespace: str, inputs: set[str] | dict[str,
 def _from_scratch(namespace: str) -> Pipeline:
     train = node(
         train_model,
-        inputs=["train_split", "validation_split", "class_names", "dataset_spec", "params:training", "params:runtime"],
+        inputs=["train_split", "validation_split", "class_names", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
         outputs=["model", "history"],
         name="train_model",
     )
@@ -73,11 +73,11 @@ def finetune_pipeline() -> Pipeline:
     """Experiment 1b (FixRes): ``initial_model`` fine-tuned BN-only at 224 px."""
     finetune = node(
         finetune_bn,
-        inputs=["initial_model", "train_split", "validation_split", "dataset_spec", "params:training", "params:runtime"],
+        inputs=["initial_model", "train_split", "validation_split", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
         outputs=["model", "history"],
         name="finetune_bn",
     )
-    return _run_pipeline(finetune, "finetune", {**{name: name for name in SHARED_INPUTS}, "initial_model": "initial_model"})
+    return _run_pipeline(finetune, "finetune", SHARED_INPUTS | {"initial_model"})
 
 
 def vanilla_train_pipeline() -> Pipeline:

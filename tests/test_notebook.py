@@ -1,0 +1,115 @@
+"""notebooks/fixres_results.ipynb: committed without outputs, and runs on a real run's outputs.
+
+The notebook is copied into the smoke project's ``notebooks/`` and executed there by nbclient
+(kernel ``python3``, which jupyter_client starts with this interpreter) with
+``KEDRO_ENV=smoke``, so ``%load_ext kedro.ipython`` finds the copy and its smoke run. The
+images it shows must be the pixels of the latest PNG of each plot, and its tables the latest
+versions, metrics and comparison.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "fixres_results.ipynb"
+RUNS = ("initial", "finetune", "vanilla")
+REPORTING = "data/08_reporting"
+# The images in the order the notebook shows them: (catalog entry, file under data/08_reporting).
+IMAGES = [
+    ("model_comparison_plot_image", "model_comparison.png"),
+    *((f"{run}_training_curves_image", f"{run}_training_curves.png") for run in RUNS),
+    *((f"{run}_sample_grid_image", f"{run}_sample_grid.png") for run in RUNS),
+]
+TABLES = [
+    ("metrics", f"{run}_metrics", f"{run}_metrics.json") for run in RUNS
+] + [("comparison", "model_comparison", "model_comparison.csv")]
+
+
+def _latest_version(project: Path, file: str) -> str:
+    return max(p.name for p in (project / REPORTING / file).iterdir())
+
+
+def _pixels(image: Image.Image) -> tuple:
+    return image.size, image.convert("RGBA").tobytes()
+
+
+def test_committed_notebook_has_no_outputs():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.fixture(scope="module")
+def executed(smoke_project: Path):
+    """The notebook as executed in the smoke project copy, env smoke."""
+    notebooks = smoke_project / "notebooks"
+    notebooks.mkdir(exist_ok=True)
+    shutil.copy(NOTEBOOK, notebooks / NOTEBOOK.name)
+    nb = nbformat.read(notebooks / NOTEBOOK.name, as_version=4)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KEDRO_ENV", "smoke")
+        env.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+        client = NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=600,
+            resources={"metadata": {"path": str(notebooks)}},
+        )
+        client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
+    return nb
+
+
+def _outputs(nb, mime: str) -> list:
+    return [
+        output["data"][mime]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if mime in output.get("data", {})
+    ]
+
+
+def test_notebook_loads_the_project_in_the_chosen_env(executed, smoke_project):
+    assert all(o.output_type != "error" for c in executed.cells for o in c.get("outputs", []))
+    stdout = "".join(
+        o.text for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout"
+    )
+    assert f"project {smoke_project.name}, environment smoke" in stdout
+
+
+def test_notebook_shows_the_latest_plots(executed, smoke_project):
+    shown = [Image.open(io.BytesIO(base64.b64decode(png))) for png in _outputs(executed, "image/png")]
+    assert len(shown) == len(IMAGES)
+    for image, (entry, file) in zip(shown, IMAGES, strict=True):
+        version = _latest_version(smoke_project, file)
+        on_disk = Image.open(smoke_project / REPORTING / file / version / file)
+        assert _pixels(image) == _pixels(on_disk), f"{entry} is not the latest {file}"
+
+
+def test_notebook_shows_versions_metrics_and_comparison(executed, smoke_project):
+    html = _outputs(executed, "text/html")
+    tables = [h for h in html if "<table" in h]
+    assert len(tables) == 3  # versions, metrics, comparison
+    versions, metrics, comparison = tables
+    for entry, file in [(e, f) for _, e, f in TABLES] + IMAGES:
+        version = _latest_version(smoke_project, file)
+        assert re.search(rf"<th>{entry}</th>\s*<td>{re.escape(version)}</td>", versions), entry
+    # Metrics: one column per run, a row per field (parameters flattened).
+    for field in ("top1", "loss", "validation_examples", "parameters.dataset.image_size"):
+        assert f"<th>{field}</th>" in metrics
+    assert all(f"<th>{run}</th>" in metrics for run in RUNS)
+    # The comparison table, one row per model.
+    assert all(f"<th>{column}</th>" in comparison for column in ("model", "top1", "top1_stderr"))
+    assert all(f"<td>{run}</td>" in comparison for run in RUNS)
