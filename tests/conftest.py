@@ -23,6 +23,7 @@ def copy_project(target: Path) -> Path:
     (target / "conf" / "local").mkdir()
     shutil.copy(REPO / ".telemetry", target / ".telemetry")
     (target / "src").mkdir()  # bootstrap_project wants it; the package is installed
+    (target / "logs").mkdir()  # conf/logging.yml writes logs/info.log
     return target
 
 

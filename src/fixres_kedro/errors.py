@@ -31,3 +31,11 @@ def find_user_error(error: BaseException) -> FixResError | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+class UnreadablePhotoError(FixResError, ValueError):
+    """One encoded photo that cannot be decoded (empty, not an image, damaged, too large).
+
+    ``ImageSourceDataset.load`` skips such photos with a warning; ``decode_split`` reports
+    one that reaches it anyway as a ``DataSourceError``.
+    """

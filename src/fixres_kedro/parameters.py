@@ -8,14 +8,14 @@ from typing import Any
 from fixres_kedro.datasets.tfds_order import slice_bounds
 from fixres_kedro.errors import InvalidParameterError
 from fixres_kedro.fixres.input_pipeline import RECIPES, SHUFFLE_MODES
+from fixres_kedro.fixres.model import FINETUNE_VARIANTS, PRECISIONS
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 RUNS = ("initial", "finetune", "vanilla")
 # Keys that may be left out (their defaults are the example's).
 OPTIONAL_KEYS = (
     "max_train_examples", "max_validation_examples", "early_stopping_patience",
-    "shuffle", "precision",
+    "shuffle", "precision", "variant",
 )
 # ResNet50V2 downsamples by 32: a smaller input leaves no feature map to pool.
 MIN_IMAGE_SIZE = 32
@@ -71,6 +71,11 @@ def _range(upper: float | None) -> Callable[[Any], str | None]:
     return check
 
 
+def _at_least_one(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 1
+    return None if ok else "must be a number >= 1 (the resize must hold the crop)"
+
+
 def _split_slice(value: Any) -> str | None:
     try:
         slice_bounds(str(value), 100)
@@ -111,6 +116,18 @@ def validate_parameters(params: dict[str, Any]) -> None:
             f"{run}.training.learning_rate": _positive_number,
             f"{run}.training.early_stopping_patience": _optional_positive_int,
         }
+    # The fine-tuning variants and any other run with a training section.
+    for run, section in params.items():
+        if run in RUNS or not isinstance(section, dict) or "training" not in section:
+            continue
+        checks |= {
+            f"{run}.training.variant": _one_of(FINETUNE_VARIANTS),
+            f"{run}.training.epochs": _positive_int,
+        }
+    for run in RUNS:
+        checks[f"{run}.training.variant"] = _one_of(FINETUNE_VARIANTS)
+    if "sweep" in params:
+        checks["sweep.resize_ratio"] = _at_least_one
     optional = {
         f"{run}.dataset.{key}": check
         for run in RUNS
@@ -154,5 +171,9 @@ def validate_parameters(params: dict[str, Any]) -> None:
                 "recipe resizes to image_size / train_image_size * image_size and "
                 "centre-crops image_size"
             )
+    resolutions = params.get("sweep", {}).get("resolutions", []) if isinstance(params.get("sweep"), dict) else []
+    for index, resolution in enumerate(resolutions):
+        if (message := _image_size(resolution)) is not None:
+            problems.append(f"sweep.resolutions[{index}] {message}, got {resolution!r}")
     if problems:
         raise InvalidParameterError("Invalid parameters: " + "; ".join(problems))

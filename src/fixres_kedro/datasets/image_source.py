@@ -14,29 +14,67 @@ split. The split node then only has to slice.
 
 For tf_flowers' five classes the labels follow tfds' ``ClassLabel`` order; any other
 folder uses the sorted class names.
+
+Bad input (archive and image_folder sources). A photo file is a ``.jpg``/``.jpeg``/``.png``
+file (whatever it holds; hidden files and ``__MACOSX`` are ignored). While the source is
+read, every photo file at ``<root>/<class>/<file>`` is checked in a thread pool: JPEGs are
+decoded at 1/8 scale (libjpeg still parses the whole entropy-coded stream, so truncated or
+broken data fails as it would in a full decode), PNGs are verified chunk by chunk (CRCs,
+through ``IEND``), other formats are decoded. Then:
+
+* skipped, with ONE warning line per kind that counts them and names a few:
+  photo files that cannot be decoded (empty, not an image, truncated or damaged, too
+  large: see ``open_photo``); photo files at another depth (``root/x.jpg``,
+  ``root/daisy/thumbs/x.jpg``); folders ``root/<name>/`` without a usable photo (an
+  empty class folder, ``root/notes/`` with a README), which are not classes;
+* handled: grayscale, CMYK, palette, RGBA and 16-bit photos are kept (``decode_photo``
+  converts them to RGB); photos longer than ``MAX_DECODE_SIDE`` px are kept and decoded
+  reduced (an info line lists them);
+* the run stops with one ``DataSourceError`` line starting ``data.path:`` when the path
+  is missing or not an archive/folder, when no photo file is at ``<root>/<class>/<file>``
+  (the message gives the depths found and an example), or when none of them decodes.
+
+The real ``flower_photos.tgz`` has 3670 valid JPEGs: nothing is skipped, and the split is
+tfds'.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset
+from PIL import Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from fixres_kedro.datasets.tfds_order import tfds_order
-from fixres_kedro.errors import DataSourceError
+from fixres_kedro.errors import DataSourceError, UnreadablePhotoError
 
 logger = logging.getLogger(__name__)
 
 SOURCES = ("tfds", "archive", "image_folder")
 TF_FLOWERS_CLASSES = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+LAYOUT = "<root>/<class>/<file>.jpg"
+PHOTO_DEPTH = 3  # root/class/file
+# Photos longer than this are decoded reduced (tf_flowers' longest side is 1024 px; the
+# largest size any input pipeline resizes to is 392 px).
+MAX_DECODE_SIDE = 2048
+NAMES_SHOWN = 5  # a warning names this many files, then says "and N more"
+
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_END = b"\xff\xd9"  # EOI: entropy-coded data never holds it (0xFF is stuffed)
+_CHECK_SCALE = 8  # JPEGs are checked decoded at 1/8 scale (libjpeg's DCT scaling)
 
 
 class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
@@ -93,14 +131,14 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
                 raise DataSourceError(
                     f"data.path: {path} is a folder; use data.source=image_folder for it"
                 )
-            files = dict(_archive_files(path))
+            entries = _archive_entries(path)
         else:
             if not path.is_dir():
                 raise DataSourceError(
                     f"data.path: {path} is not a folder; use data.source=archive for a file"
                 )
-            files = dict(_folder_files(path))
-        return _frame(files, where=str(path))
+            entries = _folder_entries(path)
+        return _frame(entries, where=str(path))
 
     def _load_tfds(self) -> pd.DataFrame:
         try:
@@ -130,20 +168,164 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
         return pd.DataFrame(rows, columns=["key", "label", "class_name", "image"])
 
 
-def _class_and_name(member: str) -> tuple[str, str] | None:
-    """``(class, file)`` of an image file at ``<root>/<class>/<file>``, else None."""
-    parts = PurePosixPath(member).parts
-    if not parts or not parts[-1].lower().endswith(IMAGE_SUFFIXES):
-        return None
-    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
-        return None
-    if len(parts) < 2:
-        return ("", parts[-1])
-    return parts[-2], parts[-1]
+# --- one photo: open, check, decode ---------------------------------------------------
 
 
-def _archive_files(path: Path) -> Iterator[tuple[str, bytes]]:
-    """``(member, bytes)`` for each image file in a tar or zip archive."""
+def open_photo(encoded: bytes) -> Image.Image:
+    """The photo opened by PIL (header read, pixels not decoded yet).
+
+    JPEG and PNG files open through their PIL plugins directly, so PIL's
+    decompression-bomb check of ``Image.open`` (a warning above
+    ``Image.MAX_IMAGE_PIXELS``, an error above twice that) never fires; this limit
+    replaces it: a photo is too large when the pixels held while decoding it (after
+    the JPEG DCT scaling of ``decode_photo``) exceed ``Image.MAX_IMAGE_PIXELS``
+    (89,478,485 by default). A 12000x9000 JPEG is fine (decoded at 1/8, 1500x1125); a
+    12000x9000 PNG is too large. Other formats keep ``Image.open``'s own check.
+
+    Raises ``UnreadablePhotoError`` (empty file, not an image, damaged header, too large).
+    """
+    if not encoded:
+        raise UnreadablePhotoError("empty file")
+    fp = io.BytesIO(encoded)
+    try:
+        if encoded.startswith(_JPEG_SIGNATURE):
+            image = JpegImagePlugin.JpegImageFile(fp)
+        elif encoded.startswith(_PNG_SIGNATURE):
+            image = PngImagePlugin.PngImageFile(fp)
+        else:
+            image = Image.open(fp)
+    except Image.DecompressionBombError as error:
+        raise UnreadablePhotoError(f"too large: {error}") from error
+    except Exception as error:  # PIL raises many kinds (OSError, SyntaxError, ...)
+        raise UnreadablePhotoError(_reason(error)) from error
+    limit = Image.MAX_IMAGE_PIXELS
+    width, height = image.size
+    scale = _decode_scale(image, MAX_DECODE_SIDE)
+    held = -(-width // scale) * -(-height // scale)
+    if limit is not None and held > limit:
+        image.close()
+        reduced = f" even decoded at 1/{scale}" if scale > 1 else ""
+        raise UnreadablePhotoError(
+            f"too large: {width}x{height} pixels, more than "
+            f"Image.MAX_IMAGE_PIXELS={limit}{reduced}"
+        )
+    return image
+
+
+def check_photo(encoded: bytes) -> tuple[int, int]:
+    """``(width, height)`` of a photo that ``decode_photo`` will decode, else raise.
+
+    Cheaper than a decode: a JPEG must end its scans with the end-of-image marker and
+    is decoded at 1/8 scale (libjpeg still parses the whole entropy-coded stream, so
+    truncated or broken data fails here as in a full decode, for about 2/3 of its
+    cost); a PNG is verified (every chunk's CRC, through ``IEND``; no pixels); other
+    formats are decoded.
+
+    Raises ``UnreadablePhotoError``.
+    """
+    image = open_photo(encoded)
+    with image:
+        size = image.size
+        try:
+            if image.format == "JPEG":
+                # A scan must end with the end-of-image marker; TF refuses a JPEG without
+                # it, while libjpeg may fill a zero-padded one with grey without error.
+                if encoded.rfind(_JPEG_END) < image.tile[0].offset:
+                    raise UnreadablePhotoError("truncated: no end-of-image marker")
+                image.draft("RGB", (max(1, size[0] // _CHECK_SCALE), max(1, size[1] // _CHECK_SCALE)))
+                image.load()
+            elif image.format == "PNG":
+                image.verify()
+            else:
+                image.load()
+        except Exception as error:  # noqa: BLE001 - any failure makes the photo unreadable
+            raise UnreadablePhotoError(_reason(error)) from error
+    return size
+
+
+def decode_photo(encoded: bytes, max_side: int = MAX_DECODE_SIDE) -> np.ndarray:
+    """An encoded photo as an RGB ``uint8`` array ``(height, width, 3)``.
+
+    As ``tf.image.decode_image(channels=3)``: grayscale and 1-bit are repeated on the
+    three channels, palette photos (with or without transparency) take their palette's
+    colours, the alpha of RGBA/LA photos is dropped (not composited), 16-bit photos keep
+    their high byte; CMYK JPEGs are converted by PIL, which reads them as Adobe's inverted
+    CMYK (what Photoshop writes, with an Adobe marker); one without that marker is read
+    uninverted, as libjpeg and TF do. EXIF orientation is ignored (the photo is not
+    rotated), as TF and tfds do.
+
+    Unlike TF, a photo longer than ``max_side`` (2048) px is decoded reduced so that its
+    long side is at most ``max_side``: JPEGs by libjpeg's DCT scaling (1/2, 1/4 or 1/8,
+    cheap in time and memory), then, for what is left, an integer box reduction
+    (``Image.reduce``). No tf_flowers photo is that large.
+
+    Raises ``UnreadablePhotoError`` (see ``open_photo``).
+    """
+    image = open_photo(encoded)
+    with image:
+        try:
+            scale = _decode_scale(image, max_side)
+            if scale > 1:
+                width, height = image.size
+                image.draft("RGB", (max(1, width // scale), max(1, height // scale)))
+            image.load()
+            rgb = _to_rgb(image)
+            longest = max(rgb.size)
+            if longest > max_side:
+                rgb = rgb.reduce(-(-longest // max_side))
+            return np.asarray(rgb)
+        except Exception as error:  # noqa: BLE001 - any failure makes the photo unreadable
+            raise UnreadablePhotoError(_reason(error)) from error
+
+
+def _decode_scale(image: Image.Image, max_side: int) -> int:
+    """The JPEG DCT scaling (1, 2, 4 or 8) that brings the long side to ``max_side``."""
+    if image.format != "JPEG":
+        return 1
+    longest = max(image.size)
+    for scale in (1, 2, 4):
+        if -(-longest // scale) <= max_side:
+            return scale
+    return 8
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode.startswith("I;16"):  # 16-bit grayscale: the high byte, as TF (PIL would clip)
+        return Image.fromarray((np.asarray(image) >> 8).astype(np.uint8)).convert("RGB")
+    if mode == "CMYK" and image.format == "JPEG" and "adobe" not in image.info:
+        image = image.point(lambda value: 255 - value)  # PIL assumes Adobe's inverted CMYK
+    if mode == "PA" or (mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")  # the colours, without PIL's transparency warning
+    return image.convert("RGB")
+
+
+def _reason(error: BaseException) -> str:
+    """A short reason for a photo that cannot be decoded."""
+    if isinstance(error, UnreadablePhotoError):
+        return str(error)
+    if isinstance(error, UnidentifiedImageError) or str(error) == "not identified by this driver":
+        return "not an image"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# --- reading an archive or a folder ---------------------------------------------------
+
+
+def _hidden(parts: tuple[str, ...]) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
+
+
+def _is_photo_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def _archive_entries(path: Path) -> Iterator[tuple[str, bool, bytes | None]]:
+    """``(member, is_dir, bytes)`` for each member of a tar or zip archive.
+
+    The bytes are read for photo files only (``None`` for other members).
+    """
     try:
         yield from _read_archive(path)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
@@ -154,12 +336,17 @@ def _archive_files(path: Path) -> Iterator[tuple[str, bytes]]:
         ) from error
 
 
-def _read_archive(path: Path) -> Iterator[tuple[str, bytes]]:
+def _read_archive(path: Path) -> Iterator[tuple[str, bool, bytes | None]]:
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
-                if not info.is_dir() and _class_and_name(info.filename):
-                    yield info.filename, archive.read(info)
+                name = info.filename.rstrip("/")
+                if info.is_dir():
+                    yield name, True, None
+                elif _is_photo_name(name):
+                    yield name, False, archive.read(info)
+                else:
+                    yield name, False, None
         return
     try:
         archive = tarfile.open(path)
@@ -167,37 +354,131 @@ def _read_archive(path: Path) -> Iterator[tuple[str, bytes]]:
         raise DataSourceError(f"data.path: {path} is not a tar or zip archive ({error})") from error
     with archive:
         for member in archive:
-            if member.isfile() and _class_and_name(member.name):
-                yield member.name, archive.extractfile(member).read()
+            name = member.name.rstrip("/")
+            if member.isdir():
+                yield name, True, None
+            elif member.isfile():
+                photo = _is_photo_name(name)
+                yield name, False, archive.extractfile(member).read() if photo else None
 
 
-def _folder_files(root: Path) -> Iterator[tuple[str, bytes]]:
-    """``(relative path, bytes)`` for each image file below ``root``."""
+def _folder_entries(root: Path) -> Iterator[tuple[str, bool, bytes | None]]:
+    """``(root name/relative path, is_dir, bytes)`` for everything below ``root``."""
     for file in sorted(root.rglob("*")):
-        relative = file.relative_to(root).as_posix()
-        if file.is_file() and _class_and_name(relative):
-            yield f"{root.name}/{relative}", file.read_bytes()
+        name = f"{root.name}/{file.relative_to(root).as_posix()}"
+        if file.is_dir():
+            yield name, True, None
+        elif file.is_file():
+            yield name, False, file.read_bytes() if _is_photo_name(name) else None
 
 
-def _frame(files: dict[str, bytes], where: str) -> pd.DataFrame:
-    """Rows in tfds order from ``{member path: bytes}`` laid out root/class/file."""
-    depths = {len(PurePosixPath(member).parts) for member in files}
-    if not files:
+def _check(encoded: bytes) -> tuple[tuple[int, int] | None, str | None]:
+    try:
+        return check_photo(encoded), None
+    except UnreadablePhotoError as error:
+        return None, str(error)
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _listing(names: Iterable[str]) -> str:
+    """``a, b, c, d, e and 3 more``."""
+    names = list(names)
+    shown = ", ".join(names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _frame(entries: Iterator[tuple[str, bool, bytes | None]], where: str) -> pd.DataFrame:
+    """Rows in tfds order of the usable photos at root/class/file among ``entries``.
+
+    Each photo is checked in a thread pool while the rest of the archive is read.
+    """
+    photos: dict[str, bytes] = {}  # photo files at root/class/file
+    misplaced: list[str] = []  # photo files at any other depth
+    folders: set[str] = set()  # root/<name> folders
+    checks: dict[str, Future] = {}
+    pool = ThreadPoolExecutor(_workers(), thread_name_prefix="check_photo")
+    try:
+        for name, is_dir, blob in entries:
+            parts = PurePosixPath(name).parts
+            if not parts or _hidden(parts):
+                continue
+            if len(parts) >= PHOTO_DEPTH or (is_dir and len(parts) == PHOTO_DEPTH - 1):
+                folders.add("/".join(parts[: PHOTO_DEPTH - 1]))
+            if is_dir or blob is None:
+                continue
+            if len(parts) != PHOTO_DEPTH:
+                misplaced.append(name)
+                continue
+            photos[name] = blob
+            checks[name] = pool.submit(_check, blob)
+        results = {name: future.result() for name, future in checks.items()}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    if not photos and not misplaced:
         raise DataSourceError(
-            f"data.path: no .jpg/.jpeg/.png files in {where}; "
-            "expected the layout <root>/<class>/<file>.jpg"
+            f"data.path: no .jpg/.jpeg/.png files in {where}; expected the layout {LAYOUT}"
         )
-    if depths != {3}:
+    if not photos:
+        depths = sorted({len(PurePosixPath(name).parts) for name in misplaced})
         raise DataSourceError(
-            f"data.path: {where} is not laid out <root>/<class>/<file>.jpg "
-            f"(image files found at {sorted(depths)} levels, expected 3)"
+            f"data.path: {where} is not laid out {LAYOUT} (image files found at {depths} "
+            f"levels, e.g. {sorted(misplaced)[0]}; expected {PHOTO_DEPTH})"
         )
-    keys, classes, blobs = [], [], []
-    for member, blob in files.items():
-        class_name, file_name = _class_and_name(member)
+    if misplaced:
+        logger.warning(
+            "Skipped %s in %s not at %s: %s",
+            _plural(len(misplaced), "photo file"), where, LAYOUT, _listing(sorted(misplaced)),
+        )
+    unreadable = {name: reason for name, (_, reason) in results.items() if reason}
+    if unreadable:
+        logger.warning(
+            "Skipped %d of %s in %s that cannot be decoded: %s",
+            len(unreadable), _plural(len(photos), "photo file"), where,
+            _listing(f"{name} ({unreadable[name]})" for name in sorted(unreadable)),
+        )
+    if len(unreadable) == len(photos):
+        first = min(unreadable)
+        raise DataSourceError(
+            f"data.path: none of the {_plural(len(photos), 'photo file')} at {LAYOUT} in "
+            f"{where} can be decoded (e.g. {first}: {unreadable[first]})"
+        )
+    large = {
+        name: size for name, (size, _) in results.items() if size and max(size) > MAX_DECODE_SIDE
+    }
+    if large:
+        logger.info(
+            "%s longer than %d px will be decoded reduced to at most %d px: %s",
+            _plural(len(large), "photo"), MAX_DECODE_SIDE, MAX_DECODE_SIDE,
+            _listing(f"{name} ({large[name][0]}x{large[name][1]})" for name in sorted(large)),
+        )
+
+    keys, classes, blobs, used_folders = [], [], [], set()
+    for member, blob in photos.items():
+        if member in unreadable:
+            continue
+        root, class_name, file_name = PurePosixPath(member).parts
+        used_folders.add(f"{root}/{class_name}")
         keys.append(f"{class_name}/{file_name}")
         classes.append(class_name.lower())
         blobs.append(blob)
+    empty = sorted(folders - used_folders)
+    if empty:
+        logger.warning(
+            "Skipped %s in %s without a usable photo (not classes): %s",
+            _plural(len(empty), "folder"), where, _listing(f"{folder}/" for folder in empty),
+        )
     found = sorted(set(classes))
     names = TF_FLOWERS_CLASSES if set(found) == set(TF_FLOWERS_CLASSES) else found
     index = {name: label for label, name in enumerate(names)}

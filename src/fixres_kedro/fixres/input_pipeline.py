@@ -19,7 +19,6 @@ run, sees the same batches.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -29,8 +28,9 @@ from dataclasses import asdict, dataclass, field
 import keras
 import numpy as np
 import pandas as pd
-from PIL import Image
 
+from fixres_kedro.datasets.image_source import decode_photo
+from fixres_kedro.errors import DataSourceError, UnreadablePhotoError
 from fixres_kedro.fixres import transforms
 
 RECIPES = ("initial", "finetune")
@@ -51,6 +51,7 @@ class InputPipeline:
     image_size: int
     batch_size: int = 32
     train_image_size: int | None = None  # finetune only: the low-res training size
+    resize_to: int | None = None  # finetune only: overrides the resize derived from it
     area_range: tuple[float, float] = (0.05, 1.0)
     aspect_ratio_range: tuple[float, float] = (0.75, 1.33)
     shuffle: str = "examples"
@@ -74,8 +75,10 @@ class InputPipeline:
     @property
     def resize_size(self) -> int:
         """The finetune recipe's resize before the centre crop (392 for 224 / 128)."""
+        if self.resize_to is not None:
+            return self.resize_to
         if self.train_image_size is None:
-            raise ValueError("the finetune recipe needs train_image_size")
+            raise ValueError("the finetune recipe needs train_image_size or resize_to")
         return int(self.image_size / self.train_image_size * self.image_size)
 
     def to_dict(self) -> dict:
@@ -93,36 +96,70 @@ class InputPipeline:
         names = cls.__dataclass_fields__.keys()
         return cls(**{key: value for key, value in spec.items() if key in names})
 
-    def preprocess(self, image: np.ndarray, train: bool, rng: np.random.Generator) -> np.ndarray:
-        """Transform one decoded HxWx3 photo into a float32 model input (0-255)."""
+    def preprocess(
+        self,
+        image: np.ndarray,
+        train: bool,
+        rng: np.random.Generator,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Transform one decoded HxWx3 photo into a float32 model input (0-255).
+
+        ``out``, if given, is the float32 ``image_size x image_size x C`` array to fill
+        (one image of a preallocated batch); it is returned. The draws from ``rng`` are
+        the same either way: the crop box, then the flip.
+        """
         size = self.image_size
+        if out is None:
+            channels = image.shape[2] if image.ndim == 3 else 1
+            out = np.empty((size, size, channels), np.float32)
         if self.recipe == "initial":
             if train:
                 box = transforms.sample_distorted_box(
                     rng, image.shape[0], image.shape[1],
                     self.area_range, self.aspect_ratio_range,
                 )
-                image = transforms.resize_bilinear(transforms.crop(image, box), size, size)
-                if rng.random() < 0.5:
-                    image = transforms.flip_left_right(image)
+                image = transforms.crop(image, box)
+                flip = rng.random() < 0.5
             else:
-                image = transforms.resize_bilinear(image, size, size)
+                flip = False
+            if flip:
+                resized = transforms.resize_bilinear(image, size, size)
+                transforms.flip_left_right(resized, out=out)
+            else:
+                transforms.resize_bilinear(image, size, size, out=out)
         else:
             resized = transforms.resize_bilinear(image, self.resize_size, self.resize_size)
             if train and rng.random() < 0.5:
-                resized = transforms.flip_left_right(resized)
-            image = transforms.center_crop(resized, size, size)
-        return np.ascontiguousarray(image)
+                # The centre crop of the mirrored image is the mirror of the crop at the
+                # mirrored offset (they differ when the margin is odd): copy only that.
+                top = (resized.shape[0] - size) // 2
+                left = resized.shape[1] - size - (resized.shape[1] - size) // 2
+                window = transforms.crop(resized, transforms.Box(top, left, size, size))
+                transforms.flip_left_right(window, out=out)
+            else:
+                np.copyto(out, transforms.center_crop(resized, size, size))
+        return out
 
 
 def decode_image(encoded: bytes) -> np.ndarray:
     """Decode one encoded photo (JPEG, PNG, ...) to an RGB uint8 HxWx3 array.
 
-    Grayscale, CMYK, palette and RGBA photos are converted to RGB, as
-    ``tf.image.decode_image(channels=3)`` would.
+    As ``tf.image.decode_image(channels=3)`` would: grayscale, 1-bit, palette (with or
+    without transparency), RGBA/LA (alpha dropped, not composited) and 16-bit photos
+    (high byte) become RGB; CMYK JPEGs are read as Adobe's inverted CMYK when they carry
+    Adobe's marker (PIL does this itself) and uninverted otherwise (as libjpeg and TF).
+    EXIF orientation is ignored: the photo is NOT rotated, as in TF and tfds.
+
+    Unlike TF, a photo longer than ``MAX_DECODE_SIDE`` (2048) px is decoded reduced to
+    at most that (JPEG DCT scaling, then an integer box reduction), which keeps memory
+    bounded; tf_flowers' photos are at most 1024 px. See
+    ``fixres_kedro.datasets.image_source.decode_photo``.
+
+    Raises ``UnreadablePhotoError`` for an empty, damaged, non-image or too large file
+    (``ImageSourceDataset`` skips those when it loads the source).
     """
-    with Image.open(io.BytesIO(encoded)) as image:
-        return np.asarray(image.convert("RGB"))
+    return decode_photo(encoded)
 
 
 def default_workers() -> int:
@@ -149,14 +186,26 @@ def decode_split(encoded: Sequence[bytes], workers: int = 0) -> list[np.ndarray]
 
     The low-res, finetune and vanilla nodes all read the same split: the decoded
     arrays are kept for the last two splits seen (by content), so a whole
-    ``kedro run`` decodes each photo once.
+    ``kedro run`` decodes each photo once. A photo that cannot be decoded stops with a
+    ``DataSourceError`` naming its position in the split.
     """
     key = _fingerprint(encoded)
     if key in _DECODED:
         _DECODED.move_to_end(key)
         return _DECODED[key]
+    count = len(encoded)
+
+    def decode(numbered: tuple[int, bytes]) -> np.ndarray:
+        index, blob = numbered
+        try:
+            return decode_image(blob)
+        except UnreadablePhotoError as error:  # the source's load skips these: a stale split?
+            raise DataSourceError(
+                f"data.path: photo {index} of a split of {count} cannot be decoded ({error})"
+            ) from error
+
     with ThreadPoolExecutor(workers or default_workers()) as pool:
-        images = list(pool.map(decode_image, encoded, chunksize=16))
+        images = list(pool.map(decode, enumerate(encoded), chunksize=16))
     _DECODED[key] = images
     while len(_DECODED) > _DECODED_SPLITS_KEPT:
         _DECODED.popitem(last=False)
@@ -230,7 +279,12 @@ class ImageBatches(keras.utils.PyDataset):
             raise IndexError(index)
         chosen = self.batches[index]
         rng = np.random.default_rng([self.pipeline.seed, self.epoch, index + 1])
-        inputs = np.stack(
-            [self.pipeline.preprocess(self.images[i], self.train, rng) for i in chosen]
-        )
+        first = self.images[chosen[0]]
+        channels = first.shape[2] if first.ndim == 3 else 1
+        size = self.pipeline.image_size
+        # Each photo is transformed straight into its slot of the batch: no per-photo
+        # output array and no np.stack copy.
+        inputs = np.empty((len(chosen), size, size, channels), np.float32)
+        for slot, i in zip(inputs, chosen):
+            self.pipeline.preprocess(self.images[i], self.train, rng, out=slot)
         return inputs, self.labels[chosen]

@@ -69,6 +69,62 @@ def freeze_all_but_post_bn(model: keras.Model) -> keras.Model:
     return model
 
 
+FINETUNE_VARIANTS = ("example", "official", "bn_stats", "none")
+
+
+def prepare_finetune(model: keras.Model, variant: str = "example") -> keras.Model:
+    """Set which weights learn for one of the fine-tuning variants.
+
+    * ``example`` (the Keras example): ``post_bn`` (scale, offset and statistics)
+      and the classifier learn; everything else is frozen.
+    * ``official`` (the FixRes authors' code): only the classifier learns;
+      ``post_bn`` still normalises with batch statistics and re-estimates its moving
+      statistics, but its scale and offset stay frozen.
+    * ``bn_stats`` and ``none``: nothing learns (``bn_stats`` re-estimates
+      ``post_bn``'s statistics with ``reestimate_bn_statistics`` instead).
+    """
+    if variant not in FINETUNE_VARIANTS:
+        raise ValueError(f"variant must be one of {FINETUNE_VARIANTS}, got {variant!r}")
+    freeze_all_but_post_bn(model)
+    post_bn = backbone_of(model).get_layer(FINAL_BN_NAME)
+    if variant == "official":
+        # The layer stays trainable so it runs in training mode (batch statistics,
+        # moving averages updated); its two learnable variables do not.
+        post_bn.gamma.trainable = False
+        post_bn.beta.trainable = False
+    elif variant in ("bn_stats", "none"):
+        post_bn.trainable = False
+        model.get_layer("classifier").trainable = False
+    return model
+
+
+def reestimate_bn_statistics(model: keras.Model, batches: ImageBatches) -> keras.Model:
+    """Replace ``post_bn``'s moving mean and variance by the exact statistics of its
+    inputs over ``batches`` (one pass, no gradient step).
+
+    The statistics are pooled over every pixel of every image, as a BatchNorm
+    layer normalises per channel over batch and space.
+    """
+    backbone = backbone_of(model)
+    post_bn = backbone.get_layer(FINAL_BN_NAME)
+    rescaling = model.get_layer("rescaling")
+    features = keras.Model(backbone.inputs, post_bn.input)
+    total = total_sq = None
+    count = 0
+    for index in range(len(batches)):
+        images, _ = batches[index]
+        x = keras.ops.convert_to_numpy(features(rescaling(images), training=False))
+        x = x.astype(np.float64).reshape(-1, x.shape[-1])
+        total = x.sum(0) if total is None else total + x.sum(0)
+        total_sq = (x**2).sum(0) if total_sq is None else total_sq + (x**2).sum(0)
+        count += x.shape[0]
+    mean = total / count
+    variance = np.maximum(total_sq / count - mean**2, 0.0)
+    post_bn.moving_mean.assign(mean.astype("float32"))
+    post_bn.moving_variance.assign(variance.astype("float32"))
+    return model
+
+
 def trainable_layer_names(model: keras.Model) -> list[str]:
     """Names (``backbone/layer`` inside the backbone) of layers with trainable weights."""
     names = []

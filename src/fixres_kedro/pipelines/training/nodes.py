@@ -8,6 +8,7 @@ namespaces, with their parameters under ``<namespace>.dataset`` and
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ from fixres_kedro.fixres import checkpoint  # noqa: E402
 from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split  # noqa: E402
 from fixres_kedro.fixres.model import (  # noqa: E402
     evaluate,
-    freeze_all_but_post_bn,
     get_training_model,
+    prepare_finetune,
+    reestimate_bn_statistics,
     train_and_evaluate,
 )
 
@@ -133,12 +135,27 @@ def finetune_bn(
 ) -> tuple[keras.Model, dict[str, Any]]:
     """FixRes: fine-tune the low-res model at the test resolution, BN-only.
 
-    Every backbone layer is frozen except ``post_bn``; ``post_bn`` and the
-    classifier learn on the finetune pipeline (resize, centre crop), with the lower
-    learning rate of ``finetune.training``.
+    With ``training.variant: example`` (the default) every backbone layer is frozen
+    except ``post_bn``; ``post_bn`` and the classifier learn on the finetune pipeline
+    (resize, centre crop) with the lower learning rate of ``finetune.training``. The
+    other variants (``official``, ``bn_stats``, ``none``; see
+    ``fixres_kedro.fixres.model.prepare_finetune``) serve the variants pipeline.
     """
-    model = freeze_all_but_post_bn(initial_model)
-    history = _fit(model, train_split, validation_split, dataset_spec, training, runtime, checkpoints)
+    variant = training.get("variant", "example")
+    model = prepare_finetune(initial_model, variant)
+    if variant in ("example", "official"):
+        history = _fit(model, train_split, validation_split, dataset_spec, training, runtime, checkpoints)
+        return model, history
+    start = time.perf_counter()
+    if variant == "bn_stats":
+        pipeline = InputPipeline.from_dict(dataset_spec)
+        reestimate_bn_statistics(model, ImageBatches.from_split(train_split, pipeline, train=False))
+    history = {
+        "epochs_run": 0,
+        "train_seconds": time.perf_counter() - start,
+        "images_per_second": None,
+        "history": {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")},
+    }
     return model, history
 
 

@@ -1,4 +1,4 @@
-"""The three training runs of the FixRes experiment, as namespaced copies of one shape.
+"""The training runs of the FixRes experiment, as namespaced copies of one shape.
 
 Each run builds its input pipeline, trains, evaluates on its validation pipeline and
 plots its curves. ``initial`` (128 px) and ``vanilla`` (224 px) train from scratch
@@ -6,6 +6,10 @@ plots its curves. ``initial`` (128 px) and ``vanilla`` (224 px) train from scrat
 ``post_bn`` and the classifier (``finetune_bn``). The namespace groups and names the
 nodes (``initial.train_model``); the datasets are exposed as ``<namespace>_<name>``
 (``initial_model``, ``vanilla_metrics``) and resolved by the catalog's factories.
+
+The fine-tuning variants (``finetune_official``, ``finetune_bn_stats``,
+``finetune_none``) are the same ``finetune`` shape on the finetune input pipeline,
+with ``<namespace>.training.variant`` choosing what learns.
 """
 
 from kedro.pipeline import Node, Pipeline, node
@@ -20,38 +24,39 @@ from fixres_kedro.pipelines.training.nodes import (
 
 SHARED_INPUTS = {"train_split", "validation_split", "class_names", "training_checkpoints"}
 SHARED_PARAMETERS = {"seed", "runtime"}
-RUN_OUTPUTS = ("dataset_spec", "sample_grid", "model", "history", "metrics", "training_curves")
+VARIANTS = ("official", "bn_stats", "none")
 
 
-def _run_pipeline(train_node: Node, namespace: str, inputs: set[str]) -> Pipeline:
-    """build_dataset -> <train_node> -> evaluate_model, plot_training_curves."""
-    return Pipeline(
-        [
-            node(
-                build_dataset,
-                inputs=["train_split", "class_names", "params:dataset", "params:seed", "params:runtime"],
-                outputs=["dataset_spec", "sample_grid"],
-                name="build_dataset",
-            ),
-            train_node,
-            node(
-                evaluate_model,
-                inputs=["model", "validation_split", "dataset_spec", "history", "params:training", "params:runtime"],
-                outputs="metrics",
-                name="evaluate_model",
-            ),
-            node(
-                plot_training_curves,
-                inputs=["history", "dataset_spec"],
-                outputs="training_curves",
-                name="plot_training_curves",
-            ),
-        ],
-        namespace=namespace,
-        inputs=inputs,
-        outputs={name: f"{namespace}_{name}" for name in RUN_OUTPUTS},
-        parameters=SHARED_PARAMETERS,
-    )
+def _run_pipeline(
+    train_node: Node, namespace: str, inputs: set[str] | dict[str, str], build: bool = True
+) -> Pipeline:
+    """[build_dataset ->] <train_node> -> evaluate_model, plot_training_curves."""
+    nodes = [
+        train_node,
+        node(
+            evaluate_model,
+            inputs=["model", "validation_split", "dataset_spec", "history", "params:training", "params:runtime"],
+            outputs="metrics",
+            name="evaluate_model",
+        ),
+        node(
+            plot_training_curves,
+            inputs=["history", "dataset_spec"],
+            outputs="training_curves",
+            name="plot_training_curves",
+        ),
+    ]
+    if build:
+        nodes.insert(0, node(
+            build_dataset,
+            inputs=["train_split", "class_names", "params:dataset", "params:seed", "params:runtime"],
+            outputs=["dataset_spec", "sample_grid"],
+            name="build_dataset",
+        ))
+    shape = Pipeline(nodes)
+    outputs = {name: f"{namespace}_{name}" for name in shape.all_outputs()}
+    shared = {p for p in SHARED_PARAMETERS if f"params:{p}" in shape.inputs()}
+    return Pipeline(shape, namespace=namespace, inputs=inputs, outputs=outputs, parameters=shared)
 
 
 def _from_scratch(namespace: str) -> Pipeline:
@@ -64,6 +69,15 @@ def _from_scratch(namespace: str) -> Pipeline:
     return _run_pipeline(train, namespace, SHARED_INPUTS)
 
 
+def _finetune_node() -> Node:
+    return node(
+        finetune_bn,
+        inputs=["initial_model", "train_split", "validation_split", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
+        outputs=["model", "history"],
+        name="finetune_bn",
+    )
+
+
 def initial_train_pipeline() -> Pipeline:
     """Experiment 1a: ResNet50V2 from scratch on the 128 px initial pipeline."""
     return _from_scratch("initial")
@@ -71,18 +85,19 @@ def initial_train_pipeline() -> Pipeline:
 
 def finetune_pipeline() -> Pipeline:
     """Experiment 1b (FixRes): ``initial_model`` fine-tuned BN-only at 224 px."""
-    finetune = node(
-        finetune_bn,
-        inputs=["initial_model", "train_split", "validation_split", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
-        outputs=["model", "history"],
-        name="finetune_bn",
-    )
-    return _run_pipeline(finetune, "finetune", SHARED_INPUTS | {"initial_model"})
+    return _run_pipeline(_finetune_node(), "finetune", SHARED_INPUTS | {"initial_model"})
 
 
 def vanilla_train_pipeline() -> Pipeline:
     """Experiment 2: ResNet50V2 from scratch on the 224 px vanilla pipeline."""
     return _from_scratch("vanilla")
+
+
+def finetune_variant_pipeline(variant: str) -> Pipeline:
+    """Another way to adapt ``initial_model`` to 224 px, on the finetune pipeline."""
+    inputs = {name: name for name in SHARED_INPUTS - {"class_names"}}
+    inputs |= {"initial_model": "initial_model", "dataset_spec": "finetune_dataset_spec"}
+    return _run_pipeline(_finetune_node(), f"finetune_{variant}", inputs, build=False)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
