@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import zlib
 from typing import Any
@@ -50,7 +51,8 @@ class SeedHook:
     """Seed Python, NumPy and the Keras backend before each node.
 
     The seed is ``params:seed`` mixed with the node's name, so a node run alone
-    (``kedro run --nodes=...``) draws the same numbers as in a whole run.
+    (``kedro run --nodes=...``) draws the same numbers as in a whole run. Nodes of
+    the multi-seed study (namespace ``seed_<n>``) use ``n`` instead of ``params:seed``.
     """
 
     def __init__(self) -> None:
@@ -68,7 +70,9 @@ class SeedHook:
             return
         import keras  # noqa: PLC0415 - only runs that train need the backend
 
-        node_seed = (self._seed + zlib.crc32(node.name.encode())) % 2**31
+        study = re.match(r"seed_(\d+)\.", node.name)
+        base = int(study.group(1)) if study else self._seed
+        node_seed = (base + zlib.crc32(node.name.encode())) % 2**31
         keras.utils.set_random_seed(node_seed)
 
 

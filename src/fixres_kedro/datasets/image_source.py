@@ -230,7 +230,7 @@ def check_photo(encoded: bytes) -> tuple[int, int]:
             if image.format == "JPEG":
                 # A scan must end with the end-of-image marker; TF refuses a JPEG without
                 # it, while libjpeg may fill a zero-padded one with grey without error.
-                if encoded.rfind(_JPEG_END) < image.tile[0].offset:
+                if encoded.rfind(_JPEG_END) < image.tile[0][2]:  # the scan's offset
                     raise UnreadablePhotoError("truncated: no end-of-image marker")
                 image.draft("RGB", (max(1, size[0] // _CHECK_SCALE), max(1, size[1] // _CHECK_SCALE)))
                 image.load()
@@ -291,8 +291,10 @@ def _decode_scale(image: Image.Image, max_side: int) -> int:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
-    if mode.startswith("I;16"):  # 16-bit grayscale: the high byte, as TF (PIL would clip)
-        return Image.fromarray((np.asarray(image) >> 8).astype(np.uint8)).convert("RGB")
+    if mode.startswith("I;16") or (mode == "I" and image.format == "PNG"):
+        # 16-bit grayscale (Pillow < 11 opens it as "I"): the high byte, as TF; PIL clips.
+        high = np.clip(np.asarray(image) >> 8, 0, 255).astype(np.uint8)
+        return Image.fromarray(high).convert("RGB")
     if mode == "CMYK" and image.format == "JPEG" and "adobe" not in image.info:
         image = image.point(lambda value: 255 - value)  # PIL assumes Adobe's inverted CMYK
     if mode == "PA" or (mode == "P" and "transparency" in image.info):

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from fixres_kedro.fixres import checkpoint
+from fixres_kedro.fixres import checkpoint, cost
 from fixres_kedro.fixres.input_pipeline import ImageBatches
 
 logger = logging.getLogger(__name__)
@@ -240,8 +240,10 @@ def train_and_evaluate(
     images_seen = epochs_run * len(train_batches.images)
     return {
         "epochs_run": epochs_run,
+        "train_examples": len(train_batches.images),
         "train_seconds": train_seconds,
         "images_per_second": images_seen / train_seconds if train_seconds else None,
+        "peak_accelerator_memory_bytes": cost.peak_accelerator_memory(),
         "history": logs,
     }
 

@@ -28,6 +28,7 @@ def compare_models(
 
     ``top1_stderr`` is the binomial standard error of each accuracy on its
     validation set, so that a reader sees how large a difference must be to matter.
+    ``total_train_*`` adds the low-res model's cost to FixRes', which starts from it.
     """
     rows = []
     for metrics in (initial_metrics, finetune_metrics, vanilla_metrics):
@@ -48,9 +49,17 @@ def compare_models(
                 "loss": metrics["loss"],
                 "train_seconds": metrics["train_seconds"],
                 "images_per_second": metrics["images_per_second"],
+                "train_gflops": metrics.get("train_flops_estimate", 0) / 1e9,
+                "peak_accelerator_memory_mb": (metrics.get("peak_accelerator_memory_bytes") or float("nan")) / 2**20,
             }
         )
     table = pd.DataFrame(rows)
+    # FixRes' cost includes training the low-res model it starts from.
+    table["total_train_gflops"] = table["train_gflops"]
+    table["total_train_seconds"] = table["train_seconds"]
+    is_finetune = table["model"] == "finetune"
+    table.loc[is_finetune, "total_train_gflops"] += table.loc[table["model"] == "initial", "train_gflops"].sum()
+    table.loc[is_finetune, "total_train_seconds"] += table.loc[table["model"] == "initial", "train_seconds"].sum()
     figure, axis = plt.subplots(figsize=(7, 4))
     axis.bar(table["model"], table["top1"] * 100, yerr=table["top1_stderr"] * 100, capsize=6)
     for x, (top1, seconds) in enumerate(zip(table["top1"], table["train_seconds"])):
@@ -61,3 +70,23 @@ def compare_models(
     axis.set_title("FixRes vs training at the test resolution")
     figure.tight_layout()
     return table, figure
+
+
+def plot_accuracy_vs_cost(model_comparison: pd.DataFrame) -> Figure:
+    """Top-1 against total training cost (estimated FLOPs and wall time) per model."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for axis, column, label in (
+        (axes[0], "total_train_gflops", "training cost (estimated GFLOPs)"),
+        (axes[1], "total_train_seconds", "training wall time (s)"),
+    ):
+        axis.errorbar(model_comparison[column], model_comparison["top1"] * 100,
+                      yerr=model_comparison["top1_stderr"] * 100, fmt="o", capsize=5)
+        for _, row in model_comparison.iterrows():
+            axis.annotate(row["model"], (row[column], row["top1"] * 100),
+                          xytext=(6, 6), textcoords="offset points")
+        axis.set_xlabel(label)
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("validation top-1 (%), ±1 s.e.")
+    figure.suptitle("Accuracy against training cost (FixRes includes its low-res model)")
+    figure.tight_layout()
+    return figure

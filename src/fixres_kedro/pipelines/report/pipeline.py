@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline, node
 
-from fixres_kedro.pipelines.report.nodes import compare_models
+from fixres_kedro.pipelines.report.nodes import compare_models, plot_accuracy_vs_cost
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -13,6 +13,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["initial_metrics", "finetune_metrics", "vanilla_metrics"],
                 outputs=["model_comparison", "model_comparison_plot"],
                 name="compare_models",
-            )
+            ),
+            node(
+                plot_accuracy_vs_cost,
+                inputs="model_comparison",
+                outputs="accuracy_vs_cost_plot",
+                name="plot_accuracy_vs_cost",
+            ),
         ]
     )

@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from fixres_kedro.fixres import checkpoint  # noqa: E402
+from fixres_kedro.fixres.cost import training_flops  # noqa: E402
 from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split  # noqa: E402
 from fixres_kedro.fixres.model import (  # noqa: E402
     evaluate,
@@ -100,7 +101,8 @@ def _fit(
         early_stopping_patience=training.get("early_stopping_patience"),
         steps_per_execution=runtime.get("steps_per_execution", 1),
         jit_compile=runtime.get("jit_compile", "auto"),
-        checkpoint_dir=checkpoints and str(Path(checkpoints) / dataset_spec["name"]),
+        # One folder per run and fingerprint: runs of several seeds can go in parallel.
+        checkpoint_dir=checkpoints and str(Path(checkpoints) / f"{dataset_spec['name']}-{key}"),
         checkpoint_key=key,
     )
 
@@ -121,7 +123,7 @@ def train_model(
     """
     model = get_training_model(len(class_names))
     history = _fit(model, train_split, validation_split, dataset_spec, training, runtime, checkpoints)
-    return model, history
+    return model, {**history, "backbone_learns": True}
 
 
 def finetune_bn(
@@ -145,15 +147,18 @@ def finetune_bn(
     model = prepare_finetune(initial_model, variant)
     if variant in ("example", "official"):
         history = _fit(model, train_split, validation_split, dataset_spec, training, runtime, checkpoints)
-        return model, history
+        return model, {**history, "backbone_learns": False}
     start = time.perf_counter()
     if variant == "bn_stats":
         pipeline = InputPipeline.from_dict(dataset_spec)
         reestimate_bn_statistics(model, ImageBatches.from_split(train_split, pipeline, train=False))
     history = {
         "epochs_run": 0,
+        "train_examples": len(train_split),
         "train_seconds": time.perf_counter() - start,
         "images_per_second": None,
+        "peak_accelerator_memory_bytes": None,
+        "backbone_learns": False,
         "history": {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")},
     }
     return model, history
@@ -169,12 +174,17 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Top-1 accuracy and loss of a model on its validation pipeline, with its costs.
 
-    The metrics also carry what produced them: epochs run, training wall time and
-    images per second (from the history), the pipeline and training parameters, the
-    Keras backend and version.
+    The metrics also carry what produced them and what it cost: epochs run, training
+    wall time, images per second, an estimate of the training FLOPs and the peak
+    accelerator memory (where the backend reports it), the pipeline and training
+    parameters, the Keras backend and version.
     """
     pipeline = InputPipeline.from_dict(dataset_spec)
     results = evaluate(model, ImageBatches.from_split(validation_split, pipeline, train=False))
+    flops = training_flops(
+        model, pipeline.image_size, history.get("train_examples", 0), history["epochs_run"],
+        backbone_learns=history.get("backbone_learns", True),
+    )
     return {
         "model": pipeline.name,
         **results,
@@ -182,6 +192,8 @@ def evaluate_model(
         "epochs": history["epochs_run"],
         "train_seconds": history["train_seconds"],
         "images_per_second": history["images_per_second"],
+        "train_flops_estimate": flops,
+        "peak_accelerator_memory_bytes": history.get("peak_accelerator_memory_bytes"),
         "parameters": {"dataset": dataset_spec, "training": training, "runtime": runtime},
         "keras_backend": keras.backend.backend(),
         "keras_version": keras.__version__,

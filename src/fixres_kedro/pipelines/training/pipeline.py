@@ -12,6 +12,8 @@ The fine-tuning variants (``finetune_official``, ``finetune_bn_stats``,
 with ``<namespace>.training.variant`` choosing what learns.
 """
 
+from functools import partial, update_wrapper
+
 from kedro.pipeline import Node, Pipeline, node
 
 from fixres_kedro.pipelines.training.nodes import (
@@ -28,9 +30,17 @@ VARIANTS = ("official", "bn_stats", "none")
 
 
 def _run_pipeline(
-    train_node: Node, namespace: str, inputs: set[str] | dict[str, str], build: bool = True
+    train_node: Node,
+    namespace: str,
+    inputs: set[str] | dict[str, str],
+    build: bool = True,
+    seed: int | None = None,
 ) -> Pipeline:
-    """[build_dataset ->] <train_node> -> evaluate_model, plot_training_curves."""
+    """[build_dataset ->] <train_node> -> evaluate_model, plot_training_curves.
+
+    ``seed`` fixes the input pipeline's seed in the graph (the multi-seed study)
+    instead of reading ``params:seed``.
+    """
     nodes = [
         train_node,
         node(
@@ -47,9 +57,14 @@ def _run_pipeline(
         ),
     ]
     if build:
+        builder, builder_inputs = build_dataset, ["train_split", "class_names", "params:dataset", "params:seed", "params:runtime"]
+        if seed is not None:
+            builder = update_wrapper(partial(build_dataset, seed=seed), build_dataset)
+            builder_inputs = {"train_split": "train_split", "class_names": "class_names",
+                              "dataset": "params:dataset", "runtime": "params:runtime"}
         nodes.insert(0, node(
-            build_dataset,
-            inputs=["train_split", "class_names", "params:dataset", "params:seed", "params:runtime"],
+            builder,
+            inputs=builder_inputs,
             outputs=["dataset_spec", "sample_grid"],
             name="build_dataset",
         ))
@@ -59,14 +74,14 @@ def _run_pipeline(
     return Pipeline(shape, namespace=namespace, inputs=inputs, outputs=outputs, parameters=shared)
 
 
-def _from_scratch(namespace: str) -> Pipeline:
+def _from_scratch(namespace: str, seed: int | None = None) -> Pipeline:
     train = node(
         train_model,
         inputs=["train_split", "validation_split", "class_names", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
         outputs=["model", "history"],
         name="train_model",
     )
-    return _run_pipeline(train, namespace, SHARED_INPUTS)
+    return _run_pipeline(train, namespace, SHARED_INPUTS, seed=seed)
 
 
 def _finetune_node() -> Node:
@@ -78,19 +93,33 @@ def _finetune_node() -> Node:
     )
 
 
-def initial_train_pipeline() -> Pipeline:
+def initial_train_pipeline(seed: int | None = None) -> Pipeline:
     """Experiment 1a: ResNet50V2 from scratch on the 128 px initial pipeline."""
-    return _from_scratch("initial")
+    return _from_scratch("initial", seed)
 
 
-def finetune_pipeline() -> Pipeline:
+def finetune_pipeline(seed: int | None = None) -> Pipeline:
     """Experiment 1b (FixRes): ``initial_model`` fine-tuned BN-only at 224 px."""
-    return _run_pipeline(_finetune_node(), "finetune", SHARED_INPUTS | {"initial_model"})
+    return _run_pipeline(_finetune_node(), "finetune", SHARED_INPUTS | {"initial_model"}, seed=seed)
 
 
-def vanilla_train_pipeline() -> Pipeline:
+def vanilla_train_pipeline(seed: int | None = None) -> Pipeline:
     """Experiment 2: ResNet50V2 from scratch on the 224 px vanilla pipeline."""
-    return _from_scratch("vanilla")
+    return _from_scratch("vanilla", seed)
+
+
+def protocol_pipeline(seed: int) -> Pipeline:
+    """The three runs of the protocol for one seed, in the namespace ``seed_<seed>``.
+
+    Its datasets are ``seed_<seed>_<run>_<name>`` (``seed_1_vanilla_metrics``).
+    Model initialisation follows the seed too: the seeding hook reads it from the
+    namespace.
+    """
+    runs = initial_train_pipeline(seed) + finetune_pipeline(seed) + vanilla_train_pipeline(seed)
+    namespace = f"seed_{seed}"
+    outputs = {name: f"{namespace}_{name}" for name in runs.all_outputs()}
+    parameters = {name.removeprefix("params:") for name in runs.inputs() if name.startswith("params:")}
+    return Pipeline(runs, namespace=namespace, inputs=SHARED_INPUTS, outputs=outputs, parameters=parameters)
 
 
 def finetune_variant_pipeline(variant: str) -> Pipeline:

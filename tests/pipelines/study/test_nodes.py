@@ -1,0 +1,39 @@
+"""The HTML study report states every accuracy with its uncertainty."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fixres_kedro.pipelines.study.nodes import write_report
+
+
+def test_report_is_self_contained_html_with_uncertainties():
+    comparison = pd.DataFrame([
+        {"model": m, "description": m, "test_resolution": r, "epochs": 1, "top1": t, "top1_stderr": 0.023,
+         "loss": 1.0, "train_seconds": 10.0, "total_train_seconds": 10.0, "images_per_second": 5.0,
+         "train_gflops": 1.0, "total_train_gflops": 1.0, "peak_accelerator_memory_mb": float("nan")}
+        for m, r, t in (("initial", 128, 0.7), ("finetune", 224, 0.75), ("vanilla", 224, 0.72))
+    ])
+    variants = pd.DataFrame([
+        {"variant": v, "description": v, "test_resolution": 224, "epochs": 1, "top1": 0.7,
+         "top1_stderr": 0.02, "loss": 1.0, "train_seconds": 1.0}
+        for v in ("example", "official", "bn_stats", "none")
+    ])
+    sweep = pd.DataFrame([
+        {"model": m, "transform": tr, "resolution": r, "top1": 0.6, "top1_stderr": 0.025, "loss": 1.0, "examples": 367}
+        for m in ("initial", "finetune", "vanilla") for tr in ("resize", "resize_crop") for r in (128, 224)
+    ])
+    seeds = pd.DataFrame([
+        {"model": m, "seeds": 3, "top1_mean": 0.7, "top1_std": 0.02, "top1_ci95_low": 0.65,
+         "top1_ci95_high": 0.75, "train_seconds_mean": 10.0}
+        for m in ("initial", "finetune", "vanilla")
+    ])
+    paired = {"seeds": [0, 1, 2], "difference_mean": 0.03, "difference_ci95_low": -0.01,
+              "difference_ci95_high": 0.07, "t_statistic": 2.1, "degrees_of_freedom": 2}
+    page = write_report(comparison, variants, sweep, seeds, paired)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "75.0 ± 2.3%" in page            # single runs: ± one standard error
+    assert "[65.0, 75.0]%" in page          # seeds: the 95% interval
+    assert "[-1.0, +7.0] points" in page    # the paired comparison
+    assert "Validation set: 367 photos" in page
+    assert page.count("data:image/png;base64,") == 2
