@@ -30,9 +30,11 @@ IMAGES = [
     *((f"{run}_training_curves_image", f"{run}_training_curves.png") for run in RUNS),
     *((f"{run}_sample_grid_image", f"{run}_sample_grid.png") for run in RUNS),
 ]
+# The tables' entries and files.
 TABLES = [
-    ("metrics", f"{run}_metrics", f"{run}_metrics.json") for run in RUNS
-] + [("comparison", "model_comparison", "model_comparison.csv")]
+    *((f"{run}_metrics", f"{run}_metrics.json") for run in RUNS),
+    ("model_comparison", "model_comparison.csv"),
+]
 
 
 def _latest_version(project: Path, file: str) -> str:
@@ -65,6 +67,7 @@ def executed(smoke_project: Path):
             nb,
             kernel_name="python3",
             timeout=600,
+            startup_timeout=180,  # a cold kernel importing TensorFlow on 2 busy cores
             resources={"metadata": {"path": str(notebooks)}},
         )
         client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
@@ -90,7 +93,9 @@ def test_notebook_loads_the_project_in_the_chosen_env(executed, smoke_project):
 
 
 def test_notebook_shows_the_latest_plots(executed, smoke_project):
-    shown = [Image.open(io.BytesIO(base64.b64decode(png))) for png in _outputs(executed, "image/png")]
+    shown = [
+        Image.open(io.BytesIO(base64.b64decode(b64))) for b64 in _outputs(executed, "image/png")
+    ]
     assert len(shown) == len(IMAGES)
     for image, (entry, file) in zip(shown, IMAGES, strict=True):
         version = _latest_version(smoke_project, file)
@@ -103,7 +108,7 @@ def test_notebook_shows_versions_metrics_and_comparison(executed, smoke_project)
     tables = [h for h in html if "<table" in h]
     assert len(tables) == 3  # versions, metrics, comparison
     versions, metrics, comparison = tables
-    for entry, file in [(e, f) for _, e, f in TABLES] + IMAGES:
+    for entry, file in TABLES + IMAGES:
         version = _latest_version(smoke_project, file)
         assert re.search(rf"<th>{entry}</th>\s*<td>{re.escape(version)}</td>", versions), entry
     # Metrics: one column per run, a row per field (parameters flattened).

@@ -8,12 +8,13 @@ JavaScript drew the flowchart. Chromium cannot resolve any host but 127.0.0.1
 
 What is asserted where:
 
-* the build's ``api/pipelines/fixres`` holds the 14 nodes, the layers in order, a layer
-  for every dataset, and the expected preview type of each dataset listed in ``PREVIEWS``;
+* the build's ``api/pipelines/fixres`` holds every node of the project's ``fixres``
+  pipeline (the 14 of the experiment in ``FIXRES_NODES``, and any added since), the layers
+  in order, a layer for every dataset, and the preview type of each dataset in ``PREVIEWS``;
 * with ``?pid=fixres&expandAllPipelines=true`` the page fetches that file and draws one SVG
-  node per task node, with exactly those 14 ids, and the six layer bands in order;
+  node per task node, with exactly those ids, and the six layer bands in order;
 * the default view (``/``) collapses the namespaces ``initial``, ``finetune``, ``vanilla``
-  into three modular-pipeline nodes beside ``split_dataset`` and ``compare_models``;
+  into three modular-pipeline nodes; only the nodes outside them are drawn as tasks;
 * selecting a dataset (``?sn=<name>``) opens its metadata panel with the preview: the metrics
   as a JSON tree, the plots as the very PNG bytes of the latest run, the comparison table.
 
@@ -44,6 +45,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 RUNS = ("initial", "finetune", "vanilla")
+# The experiment's nodes, as the brief of this test lists them; the pipeline may hold more.
 FIXRES_NODES = {
     "split_dataset",
     *(f"{run}.build_dataset" for run in RUNS),
@@ -65,6 +67,7 @@ PREVIEWS = {
     "split_summary": "JSONPreview",
     "model_comparison": "TablePreview",
     "model_comparison_plot": "ImagePreview",
+    "accuracy_vs_cost_plot": "ImagePreview",
     **{f"{run}_dataset_spec": "JSONPreview" for run in RUNS},
     **{f"{run}_sample_grid": "ImagePreview" for run in RUNS},
     **{f"{run}_model": None for run in RUNS},  # KerasModelDataset has no preview()
@@ -76,6 +79,13 @@ PREVIEWS = {
 # Outside hosts the *page* may try (and fail to reach): kedro-viz's index.html links
 # Google Fonts. Anything else (e.g. the Heap telemetry script) fails the test.
 PAGE_OUTSIDE_HOSTS = {"fonts.googleapis.com", "fonts.gstatic.com"}
+
+
+def _pipeline_nodes() -> set[str]:
+    """The names of the nodes of the project's ``fixres`` pipeline, as registered."""
+    from fixres_kedro.pipelines.fixres.pipeline import create_pipeline  # noqa: PLC0415
+
+    return {n.name for n in create_pipeline().nodes}
 
 
 # --- the site -------------------------------------------------------------------------
@@ -191,6 +201,10 @@ class _Elements(HTMLParser):
         return [e for e in self.elements if name in e["classes"]]
 
 
+def _page(server, tmp_path: Path, query: str = "") -> _Elements:
+    return _Elements(_chromium(_url(server, query), tmp_path)[0])
+
+
 def _traffic(netlog: dict, port: int) -> tuple[list[str], list[str], set[str]]:
     """(connections not to 127.0.0.1, UDP sends, outside hosts the page itself requested)."""
     names = {v: k for k, v in netlog["constants"]["logEventTypes"].items()}
@@ -218,7 +232,8 @@ def test_build_holds_the_fixres_pipeline_with_layers_and_previews(build):
     data = json.loads((build / "api" / "pipelines" / "fixres").read_text())
     assert data["selected_pipeline"] == "fixres"
     tasks = {n["full_name"] for n in data["nodes"] if n["type"] == "task"}
-    assert tasks == FIXRES_NODES
+    assert tasks == _pipeline_nodes()
+    assert FIXRES_NODES <= tasks
     assert data["layers"] == LAYERS
     datasets = {n["name"]: n for n in data["nodes"] if n["type"] == "data"}
     assert set(PREVIEWS) <= set(datasets)
@@ -251,7 +266,7 @@ def test_page_draws_every_fixres_node_expanded_without_leaving_localhost(build, 
     assert drawn == expected_ids, sorted(names.get(i, i) for i in drawn ^ expected_ids)
     assert not page.with_class("pipeline-node--modularPipeline")
     labels = {e["text"] for e in page.with_class("pipeline-node__text")}
-    assert {name.rsplit(".", 1)[-1] for name in FIXRES_NODES} <= labels
+    assert {name.rsplit(".", 1)[-1] for name in names.values()} <= labels
     # The layer bands, top to bottom.
     layers = [e["data-id"] for e in page.with_class("pipeline-layer-name")]
     assert layers == [f"layer-label--{layer}" for layer in LAYERS]
@@ -265,10 +280,11 @@ def test_page_draws_every_fixres_node_expanded_without_leaving_localhost(build, 
 
 
 def test_default_view_collapses_the_three_runs(server, tmp_path):
-    page = _Elements(_chromium(_url(server), tmp_path)[0])
+    page = _page(server, tmp_path)
     tasks = {e["data-node-fullname"] for e in page.with_class("pipeline-node--task")}
     modular = {e["data-id"] for e in page.with_class("pipeline-node--modularPipeline")}
-    assert tasks == {"split_dataset", "compare_models"}
+    assert tasks == {name for name in _pipeline_nodes() if "." not in name}
+    assert {"split_dataset", "compare_models"} <= tasks
     assert modular == set(RUNS)
 
 
@@ -287,7 +303,7 @@ def _latest(smoke_project: Path, relative: str) -> bytes:
     ],
 )
 def test_plot_preview_shows_the_latest_png(smoke_project, server, tmp_path, dataset, file):
-    page = _Elements(_chromium(_url(server, f"?pid=fixres&sn={dataset}&expandAllPipelines=true"), tmp_path)[0])
+    page = _page(server, tmp_path, f"?pid=fixres&sn={dataset}&expandAllPipelines=true")
     images = page.with_class("pipeline-metadata__plot-image")
     assert len(images) == 1, f"no image preview for {dataset}"
     prefix = "data:image/png;base64,"
@@ -296,14 +312,14 @@ def test_plot_preview_shows_the_latest_png(smoke_project, server, tmp_path, data
 
 
 def test_metrics_preview_is_a_json_tree(server, tmp_path):
-    page = _Elements(_chromium(_url(server, "?pid=fixres&sn=vanilla_metrics&expandAllPipelines=true"), tmp_path)[0])
+    page = _page(server, tmp_path, "?pid=fixres&sn=vanilla_metrics&expandAllPipelines=true")
     assert page.with_class("pipeline-metadata__preview-json")
     keys = {e["text"] for e in page.elements if e["tag"] == "span" and e["text"]}
     assert {"model", "top1", "loss", "parameters"} <= keys
 
 
 def test_comparison_preview_is_a_table(server, tmp_path):
-    page = _Elements(_chromium(_url(server, "?pid=fixres&sn=model_comparison&expandAllPipelines=true"), tmp_path)[0])
+    page = _page(server, tmp_path, "?pid=fixres&sn=model_comparison&expandAllPipelines=true")
     headers = [e["text"] for e in page.with_class("preview-table__header")]
     cells = [e["text"] for e in page.with_class("preview-table__data")]
     assert {"model", "top1", "top1_stderr"} <= set(headers)

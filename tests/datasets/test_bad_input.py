@@ -247,13 +247,14 @@ def _exif_rotated() -> bytes:
     return encode(noise("RGB", (16, 12), 4), "JPEG", quality=95, exif=exif)
 
 
+RGB_NOISE = noise("RGB", (16, 12), 5)
 RGBA = np.random.default_rng(1).integers(0, 256, (12, 16, 4), dtype=np.uint8)
 GRAY16 = np.random.default_rng(2).integers(0, 65536, (12, 16), dtype=np.uint16)
 PALETTE_PNG, PALETTE_RGB = _palette_with_transparency()
 
 # name: (file name, encoded, expected RGB or None, tolerance)
 CONVERTED = {
-    "png": ("png_photo.png", encode(noise("RGB", (16, 12), 5), "PNG"), np.asarray(noise("RGB", (16, 12), 5)), 0),
+    "png": ("png_photo.png", encode(RGB_NOISE, "PNG"), np.asarray(RGB_NOISE), 0),
     "grayscale-jpeg": (
         "gray.jpg", encode(Image.new("L", (16, 12), 100), "JPEG", quality=95), np.full((12, 16, 3), 100), 2,
     ),
@@ -267,7 +268,9 @@ CONVERTED = {
     "rgba-png": ("rgba.png", encode(Image.fromarray(RGBA), "PNG"), RGBA[..., :3], 0),
     "rgba-png-named-jpg": ("rgba_named.jpg", encode(Image.fromarray(RGBA), "PNG"), RGBA[..., :3], 0),
     "la-png": ("la.png", encode(noise("LA", (16, 12), 6), "PNG"), None, 0),
-    "16-bit-png": ("gray16.png", encode(Image.fromarray(GRAY16), "PNG"), np.repeat((GRAY16 >> 8)[..., None], 3, 2), 0),
+    "16-bit-png": (  # TF keeps the high byte; PIL's convert would clip to 255
+        "gray16.png", encode(Image.fromarray(GRAY16), "PNG"), np.repeat((GRAY16 >> 8)[..., None], 3, 2), 0,
+    ),
     "palette-with-transparency": ("palette.png", PALETTE_PNG, PALETTE_RGB, 0),
     "1-bit-png": ("bits.png", encode(noise("1", (16, 12), 7), "PNG"), None, 0),
     "exif-rotated-jpeg": ("rotated.jpg", _exif_rotated(), None, 0),
@@ -291,7 +294,9 @@ def test_other_formats_and_modes_are_kept_and_decode_to_rgb(source, caplog):
             assert decoded.dtype == np.uint8, case
             assert decoded.shape == (12, 16, 3), case  # EXIF orientation is not applied
             if expected is not None:
-                np.testing.assert_allclose(decoded.astype(int), np.asarray(expected).astype(int), atol=tolerance, err_msg=case)
+                np.testing.assert_allclose(
+                    decoded.astype(int), np.asarray(expected).astype(int), atol=tolerance, err_msg=case
+                )
         assert_rgb(photos["image"])
 
 
@@ -353,8 +358,9 @@ def test_photos_too_large_to_decode_are_skipped(make_archive, flower_photos, cap
     big = {
         "flower_photos/roses/big.png": encode(Image.new("RGB", (1100, 1000)), "PNG"),
         "flower_photos/roses/big_gif.jpg": encode(Image.new("L", (1500, 1500)), "GIF"),
-        "flower_photos/roses/big.jpg": encode(Image.new("L", (9000, 1000)), "JPEG"),  # 1125x125 at 1/8: fine
-        "flower_photos/roses/bigger.jpg": encode(Image.new("L", (9000, 8000)), "JPEG"),  # 1125x1000 at 1/8: too large
+        # At 1/8 scale, 1125x125: fine; 1125x1000: too large.
+        "flower_photos/roses/big.jpg": encode(Image.new("L", (9000, 1000)), "JPEG"),
+        "flower_photos/roses/bigger.jpg": encode(Image.new("L", (9000, 8000)), "JPEG"),
     }
     archive = make_archive("too_large.tgz", {**flower_photos, **big})
 
@@ -364,7 +370,8 @@ def test_photos_too_large_to_decode_are_skipped(make_archive, flower_photos, cap
     assert "roses/big.jpg" in set(photos["key"])
     assert warnings_of(caplog) == [
         f"Skipped 3 of {GOOD + 4} photo files in {archive} that cannot be decoded: "
-        "flower_photos/roses/big.png (too large: 1100x1000 pixels, more than Image.MAX_IMAGE_PIXELS=1000000), "
+        "flower_photos/roses/big.png (too large: 1100x1000 pixels, more than "
+        "Image.MAX_IMAGE_PIXELS=1000000), "
         "flower_photos/roses/big_gif.jpg (too large: Image size (2250000 pixels) exceeds limit of 2000000 "
         "pixels, could be decompression bomb DOS attack.), "
         "flower_photos/roses/bigger.jpg (too large: 9000x8000 pixels, more than "
@@ -393,7 +400,7 @@ def test_an_empty_class_folder_is_skipped_with_a_warning(source, caplog):
 
     assert len(photos) == GOOD
     assert warnings_of(caplog) == [
-        f"Skipped 1 folder in {path} without a usable photo (not classes): flower_photos/lilies/"
+        f"Skipped 1 folder in {path} without a usable photo (not a class): flower_photos/lilies/"
     ]
     assert dict(zip(photos["class_name"], photos["label"])) == {
         n: label for label, n in enumerate(TF_FLOWERS_LABELS)
@@ -408,7 +415,7 @@ def test_folders_and_photos_that_are_not_at_root_class_file(source, caplog):
         "flower_photos/daisy/thumbs/t2.jpg": jpeg_bytes(502),
         "flower_photos/cover.jpg": jpeg_bytes(503),  # one level too high
     }
-    name, path = source(extra)
+    name, path = source(extra, dirs=["flower_photos/empty"])
 
     photos = load(name, path)
 
@@ -417,8 +424,10 @@ def test_folders_and_photos_that_are_not_at_root_class_file(source, caplog):
     assert warnings_of(caplog) == [
         f"Skipped 3 photo files in {path} not at <root>/<class>/<file>.jpg: "
         "flower_photos/cover.jpg, flower_photos/daisy/thumbs/t1.jpg, flower_photos/daisy/thumbs/t2.jpg",
-        f"Skipped 1 folder in {path} without a usable photo (not classes): flower_photos/notes/",
+        f"Skipped 2 folders in {path} without a usable photo (not classes): "
+        "flower_photos/empty/, flower_photos/notes/",
     ]
+    assert_rgb(photos["image"])
 
 
 def test_many_misplaced_photos_are_counted_and_a_few_named(make_archive, flower_photos, caplog):
@@ -442,7 +451,9 @@ def test_a_class_whose_photos_are_all_unreadable_is_not_a_class(make_archive, fl
     messages = warnings_of(caplog)
     assert len(messages) == 2
     assert messages[0].startswith(f"Skipped 2 of {GOOD + 2} photo files in {archive} that cannot be decoded")
-    assert messages[1] == f"Skipped 1 folder in {archive} without a usable photo (not classes): flower_photos/lilies/"
+    assert messages[1] == (
+        f"Skipped 1 folder in {archive} without a usable photo (not a class): flower_photos/lilies/"
+    )
 
 
 def test_mixed_depths_keep_the_photos_at_root_class_file(make_archive, caplog):
@@ -487,7 +498,10 @@ def test_missing_path_stops(tmp_path, source_name):
             id="flat-under-a-root",
         ),
         pytest.param(
-            {"data/flower_photos/daisy/a.jpg": jpeg_bytes(1), "data/flower_photos/roses/b.jpg": jpeg_bytes(2)},
+            {
+                "data/flower_photos/daisy/a.jpg": jpeg_bytes(1),
+                "data/flower_photos/roses/b.jpg": jpeg_bytes(2),
+            },
             "[4] levels, e.g. data/flower_photos/daisy/a.jpg",
             id="one-level-deeper",
         ),

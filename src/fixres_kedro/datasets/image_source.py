@@ -232,7 +232,8 @@ def check_photo(encoded: bytes) -> tuple[int, int]:
                 # it, while libjpeg may fill a zero-padded one with grey without error.
                 if encoded.rfind(_JPEG_END) < image.tile[0][2]:  # the scan's offset
                     raise UnreadablePhotoError("truncated: no end-of-image marker")
-                image.draft("RGB", (max(1, size[0] // _CHECK_SCALE), max(1, size[1] // _CHECK_SCALE)))
+                width, height = size
+                image.draft("RGB", (max(1, width // _CHECK_SCALE), max(1, height // _CHECK_SCALE)))
                 image.load()
             elif image.format == "PNG":
                 image.verify()
@@ -400,14 +401,16 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _frame(entries: Iterator[tuple[str, bool, bytes | None]], where: str) -> pd.DataFrame:
-    """Rows in tfds order of the usable photos at root/class/file among ``entries``.
+def _read_and_check(
+    entries: Iterator[tuple[str, bool, bytes | None]],
+) -> tuple[dict[str, bytes], dict[str, tuple], list[str], set[str]]:
+    """Photo files at root/class/file with their checks, misplaced ones, root/<name> folders.
 
     Each photo is checked in a thread pool while the rest of the archive is read.
     """
-    photos: dict[str, bytes] = {}  # photo files at root/class/file
-    misplaced: list[str] = []  # photo files at any other depth
-    folders: set[str] = set()  # root/<name> folders
+    photos: dict[str, bytes] = {}
+    misplaced: list[str] = []
+    folders: set[str] = set()
     checks: dict[str, Future] = {}
     pool = ThreadPoolExecutor(_workers(), thread_name_prefix="check_photo")
     try:
@@ -427,7 +430,12 @@ def _frame(entries: Iterator[tuple[str, bool, bytes | None]], where: str) -> pd.
         results = {name: future.result() for name, future in checks.items()}
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    return photos, results, sorted(misplaced), folders
 
+
+def _frame(entries: Iterator[tuple[str, bool, bytes | None]], where: str) -> pd.DataFrame:
+    """Rows in tfds order of the usable photos at root/class/file among ``entries``."""
+    photos, results, misplaced, folders = _read_and_check(entries)
     if not photos and not misplaced:
         raise DataSourceError(
             f"data.path: no .jpg/.jpeg/.png files in {where}; expected the layout {LAYOUT}"
@@ -436,40 +444,46 @@ def _frame(entries: Iterator[tuple[str, bool, bytes | None]], where: str) -> pd.
         depths = sorted({len(PurePosixPath(name).parts) for name in misplaced})
         raise DataSourceError(
             f"data.path: {where} is not laid out {LAYOUT} (image files found at {depths} "
-            f"levels, e.g. {sorted(misplaced)[0]}; expected {PHOTO_DEPTH})"
+            f"levels, e.g. {misplaced[0]}; expected {PHOTO_DEPTH})"
         )
     if misplaced:
         logger.warning(
             "Skipped %s in %s not at %s: %s",
-            _plural(len(misplaced), "photo file"), where, LAYOUT, _listing(sorted(misplaced)),
+            _plural(len(misplaced), "photo file"), where, LAYOUT, _listing(misplaced),
         )
-    unreadable = {name: reason for name, (_, reason) in results.items() if reason}
+    unreadable = {name: reason for name, (_, reason) in sorted(results.items()) if reason}
     if unreadable:
         logger.warning(
             "Skipped %d of %s in %s that cannot be decoded: %s",
             len(unreadable), _plural(len(photos), "photo file"), where,
-            _listing(f"{name} ({unreadable[name]})" for name in sorted(unreadable)),
+            _listing(f"{name} ({reason})" for name, reason in unreadable.items()),
         )
     if len(unreadable) == len(photos):
-        first = min(unreadable)
+        first = next(iter(unreadable))
         raise DataSourceError(
             f"data.path: none of the {_plural(len(photos), 'photo file')} at {LAYOUT} in "
             f"{where} can be decoded (e.g. {first}: {unreadable[first]})"
         )
     large = {
-        name: size for name, (size, _) in results.items() if size and max(size) > MAX_DECODE_SIDE
+        name: size
+        for name, (size, _) in sorted(results.items())
+        if size and max(size) > MAX_DECODE_SIDE
     }
     if large:
         logger.info(
             "%s longer than %d px will be decoded reduced to at most %d px: %s",
             _plural(len(large), "photo"), MAX_DECODE_SIDE, MAX_DECODE_SIDE,
-            _listing(f"{name} ({large[name][0]}x{large[name][1]})" for name in sorted(large)),
+            _listing(f"{name} ({width}x{height})" for name, (width, height) in large.items()),
         )
+    return _rows(
+        {name: blob for name, blob in photos.items() if name not in unreadable}, folders, where
+    )
 
+
+def _rows(photos: dict[str, bytes], folders: set[str], where: str) -> pd.DataFrame:
+    """The frame of usable ``{root/class/file: bytes}``; warns about folders left without."""
     keys, classes, blobs, used_folders = [], [], [], set()
     for member, blob in photos.items():
-        if member in unreadable:
-            continue
         root, class_name, file_name = PurePosixPath(member).parts
         used_folders.add(f"{root}/{class_name}")
         keys.append(f"{class_name}/{file_name}")
@@ -478,8 +492,10 @@ def _frame(entries: Iterator[tuple[str, bool, bytes | None]], where: str) -> pd.
     empty = sorted(folders - used_folders)
     if empty:
         logger.warning(
-            "Skipped %s in %s without a usable photo (not classes): %s",
-            _plural(len(empty), "folder"), where, _listing(f"{folder}/" for folder in empty),
+            "Skipped %s in %s without a usable photo (%s): %s",
+            _plural(len(empty), "folder"), where,
+            "not a class" if len(empty) == 1 else "not classes",
+            _listing(f"{folder}/" for folder in empty),
         )
     found = sorted(set(classes))
     names = TF_FLOWERS_CLASSES if set(found) == set(TF_FLOWERS_CLASSES) else found

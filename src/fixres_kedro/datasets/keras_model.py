@@ -8,6 +8,7 @@ optimizer state (a third of the size; every node that trains compiles afresh).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -79,7 +80,10 @@ class KerasModelDataset(AbstractVersionedDataset):
             bare.save(local)
             self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
             if self._protocol == "file":
-                shutil.copyfile(local, path)
+                # Copy then rename: a run killed mid-save leaves no half-written model.
+                partial = f"{path}.partial"
+                shutil.copyfile(local, partial)
+                os.replace(partial, path)
             else:
                 self._fs.put(str(local), path)
 

@@ -1,0 +1,61 @@
+"""The study pipelines (variants, sweep, seeds, report) in the smoke environment."""
+
+from __future__ import annotations
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from tests.conftest import run_smoke
+
+
+@pytest.fixture(scope="module")
+def study_project(smoke_project, monkeypatch_module):
+    # The seeds decide the namespaces, read when pipelines are registered: the
+    # smoke environment's two seeds need KEDRO_ENV.
+    monkeypatch_module.setenv("KEDRO_ENV", "smoke")
+    run_smoke(smoke_project, pipeline_names=["variants", "sweep", "seeds"])
+    run_smoke(smoke_project, node_names=["write_report"])
+    return smoke_project
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _catalog(project):
+    bootstrap_project(project)
+    session = KedroSession.create(project_path=project, env="smoke")
+    return session.load_context().catalog
+
+
+def test_variants_table_has_the_four_variants(study_project):
+    table = _catalog(study_project).load("finetune_variants")
+    assert list(table["variant"]) == ["example", "official", "bn_stats", "none"]
+    assert table["top1"].between(0, 1).all()
+    assert list(table["epochs"]) == [1, 1, 0, 0]
+
+
+def test_sweep_covers_every_model_transform_and_resolution(study_project):
+    table = _catalog(study_project).load("resolution_sweep")
+    assert len(table) == 3 * 2 * 3  # models x transforms x smoke resolutions
+    assert set(table["resolution"]) == {32, 48, 64}
+
+
+def test_seeds_are_aggregated_with_intervals(study_project):
+    catalog = _catalog(study_project)
+    summary = catalog.load("seeds_summary")
+    assert list(summary["seeds"]) == [2, 2, 2]
+    assert (summary["top1_ci95_low"] <= summary["top1_mean"]).all()
+    comparison = catalog.load("seeds_comparison")
+    assert comparison["seeds"] == [0, 1] and len(comparison["differences"]) == 2
+    for seed in (0, 1):
+        metrics = catalog.load(f"seed_{seed}_finetune_metrics")
+        assert metrics["parameters"]["dataset"]["seed"] == seed
+
+
+def test_report_states_uncertainties(study_project):
+    page = _catalog(study_project).load("study_report")
+    assert "± " in page and "95% interval" in page and page.count("<table") == 4
