@@ -8,6 +8,8 @@ from kedro.framework.startup import bootstrap_project
 
 from tests.conftest import run_smoke
 
+pytestmark = pytest.mark.study
+
 
 @pytest.fixture(scope="module")
 def study_project(smoke_project, monkeypatch_module):

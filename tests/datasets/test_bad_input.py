@@ -185,12 +185,16 @@ def test_the_check_catches_what_a_full_decode_catches():
     assert caught_by_decode > 0  # the loop did exercise broken entropy-coded data
 
 
-def test_the_check_decodes_a_truncated_jpeg_that_ends_with_its_marker():
-    """Not only the end-of-image marker: the 1/8-scale decode itself finds truncation."""
-    data = real_jpeg(3)
-    cut = data[: int(len(data) * 0.6)]
+@pytest.mark.parametrize("fraction", [0.2, 0.6, 0.95])
+@pytest.mark.parametrize("progressive", [False, True])
+def test_a_decode_at_one_eighth_scale_finds_truncation(fraction, progressive):
+    """Besides the end-of-image test, the 1/8-scale decode of the check itself fails on
+    a truncated JPEG: libjpeg parses the whole entropy-coded stream even at 1/8."""
+    data = encode(noise("RGB", (64, 48), 3), "JPEG", quality=90, progressive=progressive)
+    cut = data[: int(len(data) * fraction)]
     image = Image.open(io.BytesIO(cut))
     image.draft("RGB", (image.width // 8, image.height // 8))
+    assert image.size == (8, 6)
     with pytest.raises(OSError, match="truncated"):
         image.load()
     with pytest.raises(UnreadablePhotoError, match="truncated"):
