@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -65,6 +66,12 @@ def _mib(kib: int) -> float:
     return round(kib / 1024, 1)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # ---------------------------------------------------------------- child: one measurement
 
 
@@ -91,14 +98,14 @@ def _ours(train, pipeline_name: str, epochs: int, workers: int, marks: dict) -> 
         pipeline = InputPipeline(pipeline_name, "initial", size, BATCH_SIZE, workers=workers)
 
     results = []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     batches = ImageBatches.from_split(train, pipeline, train=True)
     decode_seconds = time.perf_counter() - start
     marks["after_decode_mib"] = _mib(_status_kib("VmRSS"))
     adapter = PyDatasetAdapter(batches, shuffle=False)  # as fit() wraps a PyDataset
     for epoch in range(epochs):
         if epoch:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _cpu_seconds()
         adapter.on_epoch_begin()
         count = 0
         for inputs, labels in adapter.get_numpy_iterator():
@@ -107,7 +114,8 @@ def _ours(train, pipeline_name: str, epochs: int, workers: int, marks: dict) -> 
         adapter.on_epoch_end()
         seconds = time.perf_counter() - start
         result = {"epoch": epoch + 1, "images": count, "seconds": seconds,
-                  "images_per_s": count / seconds}
+                  "images_per_s": count / seconds,
+                  "cpu_ms_per_image": 1000 * (_cpu_seconds() - cpu) / count}
         if epoch == 0:
             result["decode_seconds"] = decode_seconds
         results.append(result)
@@ -171,14 +179,15 @@ def _tf(train, pipeline_name: str, epochs: int, decode_only: bool, marks: dict) 
     marks["after_build_mib"] = _mib(_status_kib("VmRSS"))
     results = []
     for epoch in range(epochs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         count = 0
         for inputs, labels in dataset:
             count += int(labels.shape[0])
             shape, dtype = inputs.shape[1:], inputs.dtype
         seconds = time.perf_counter() - start
         results.append({"epoch": epoch + 1, "images": count, "seconds": seconds,
-                        "images_per_s": count / seconds})
+                        "images_per_s": count / seconds,
+                        "cpu_ms_per_image": 1000 * (_cpu_seconds() - cpu) / count})
     marks["output"] = [list(shape), dtype.name]
     return results
 
@@ -196,8 +205,6 @@ def child(args: argparse.Namespace) -> None:
         epochs = _ours(train, args.pipeline, args.epochs, len(cpus), marks)
     else:
         epochs = _tf(train, args.pipeline, args.epochs, args.impl == "tf-decode", marks)
-    import resource
-
     report = {
         "impl": args.impl,
         "pipeline": args.pipeline,
@@ -233,80 +240,118 @@ def _run_child(args: argparse.Namespace, impl: str, pipeline: str, cpus: list[in
     raise RuntimeError(f"{impl}/{pipeline} failed with exit status {done.returncode}")
 
 
-def _steady(run: dict) -> float:
-    return statistics.median(epoch["images_per_s"] for epoch in run["epochs"][1:])
+def _steady(run: dict, key: str = "images_per_s") -> float:
+    return statistics.median(epoch[key] for epoch in run["epochs"][1:])
 
 
 def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def _cell(mine: list[dict]) -> dict:
+    steady = [_steady(run) for run in mine]
+    first = [run["epochs"][0]["images_per_s"] for run in mine]
+    peaks = [run["peak_rss_mib"] for run in mine]
+    # Above what `import keras` (with TensorFlow) alone holds: the pipeline's own memory.
+    own = [run["peak_rss_mib"] - run["marks"]["after_import_mib"] for run in mine]
+    cell = {
+        "steady_images_per_s": statistics.median(steady),
+        "steady_range": [min(steady), max(steady)],
+        "steady_cpu_ms_per_image": statistics.median(
+            _steady(run, "cpu_ms_per_image") for run in mine),
+        "first_epoch_images_per_s": statistics.median(first),
+        "first_range": [min(first), max(first)],
+        "peak_rss_mib": statistics.median(peaks),
+        "peak_rss_range_mib": [min(peaks), max(peaks)],
+        "peak_above_import_mib": statistics.median(own),
+        "import_rss_mib": statistics.median(run["marks"]["after_import_mib"] for run in mine),
+        "repeats": len(mine),
+    }
+    if "decode_seconds" in mine[0]["epochs"][0]:
+        cell["decode_seconds"] = statistics.median(
+            run["epochs"][0]["decode_seconds"] for run in mine)
+        cell["first_epoch_seconds"] = statistics.median(
+            run["epochs"][0]["seconds"] for run in mine)
+        cell["after_decode_mib"] = statistics.median(
+            run["marks"]["after_decode_mib"] for run in mine)
+    return cell
+
+
 def summarise(runs: list[dict], impls: list[str], pipelines: list[str]) -> dict:
-    summary = {}
+    summary: dict = {}
     for pipeline in pipelines:
         row = {}
         for impl in impls:
             mine = [run for run in runs if run["impl"] == impl and run["pipeline"] == pipeline]
-            if not mine:
-                continue
-            steady = [_steady(run) for run in mine]
-            first = [run["epochs"][0]["images_per_s"] for run in mine]
-            row[impl] = {
-                "steady_images_per_s": statistics.median(steady),
-                "steady_range": [min(steady), max(steady)],
-                "first_epoch_images_per_s": statistics.median(first),
-                "first_range": [min(first), max(first)],
-                "peak_rss_mib": statistics.median(run["peak_rss_mib"] for run in mine),
-                "peak_rss_range_mib": [min(r["peak_rss_mib"] for r in mine),
-                                       max(r["peak_rss_mib"] for r in mine)],
-                "repeats": len(mine),
-            }
-            if impl == "ours":
-                decode = [run["epochs"][0]["decode_seconds"] for run in mine]
-                epoch1 = [run["epochs"][0]["seconds"] for run in mine]
-                row[impl]["decode_seconds"] = statistics.median(decode)
-                row[impl]["first_epoch_seconds"] = statistics.median(epoch1)
+            if mine:
+                row[impl] = _cell(mine)
         if "ours" in row and "tf" in row:
-            row["ratio_steady"] = (row["ours"]["steady_images_per_s"]
-                                   / row["tf"]["steady_images_per_s"])
-            row["ratio_first"] = (row["ours"]["first_epoch_images_per_s"]
-                                  / row["tf"]["first_epoch_images_per_s"])
+            ours, tf = row["ours"], row["tf"]
+            row["ratio_steady"] = ours["steady_images_per_s"] / tf["steady_images_per_s"]
+            row["ratio_first"] = ours["first_epoch_images_per_s"] / tf["first_epoch_images_per_s"]
+            row["ratio_cpu"] = tf["steady_cpu_ms_per_image"] / ours["steady_cpu_ms_per_image"]
         summary[pipeline] = row
+    decode = [run for run in runs if run["impl"] == "tf-decode"]
+    if decode:
+        summary["tf_decode_only"] = _cell(decode)
     return summary
 
 
 def print_table(summary: dict, impls: list[str]) -> None:
-    header = (f"{'pipeline':9} {'impl':9} {'steady img/s (min-max)':>24} "
-              f"{'epoch 1 img/s':>14} {'peak RSS MiB':>13}")
+    header = (f"{'pipeline':9} {'impl':8} {'steady img/s (min-max)':>23} {'CPU ms/img':>10} "
+              f"{'epoch 1 img/s':>13} {'peak RSS MiB (min-max)':>23} {'above import':>12}")
     print(header)
     print("-" * len(header))
     for pipeline, row in summary.items():
+        if pipeline == "tf_decode_only":
+            continue
         for impl in impls:
             if impl not in row:
                 continue
             cell = row[impl]
             low, high = cell["steady_range"]
-            print(f"{pipeline:9} {impl:9} {cell['steady_images_per_s']:8.0f} "
-                  f"({low:5.0f}-{high:5.0f})    {cell['first_epoch_images_per_s']:14.0f} "
-                  f"{cell['peak_rss_mib']:13.0f}")
+            rss_low, rss_high = cell["peak_rss_range_mib"]
+            print(f"{pipeline:9} {impl:8} {cell['steady_images_per_s']:7.0f} "
+                  f"({low:5.0f}-{high:5.0f}) {cell['steady_cpu_ms_per_image']:10.3f} "
+                  f"{cell['first_epoch_images_per_s']:13.0f} "
+                  f"{cell['peak_rss_mib']:7.0f} ({rss_low:5.0f}-{rss_high:5.0f}) "
+                  f"{cell['peak_above_import_mib']:12.0f}")
         if "ratio_steady" in row:
-            print(f"{pipeline:9} {'ours/tf':9} {row['ratio_steady']:7.2f}x"
-                  f"{'':16}{row['ratio_first']:13.2f}x")
-    if any("decode_seconds" in row.get("ours", {}) for row in summary.values()):
-        print("\nours, epoch 1 = decoding the split once + the first epoch of transforms:")
-        for pipeline, row in summary.items():
-            if "ours" in row:
-                cell = row["ours"]
-                print(f"  {pipeline:9} decode {cell['decode_seconds']:.1f} s of "
-                      f"{cell['first_epoch_seconds']:.1f} s "
-                      f"({cell['decode_seconds'] / cell['first_epoch_seconds']:.0%})")
-    if "tf-decode" in impls:
-        print("\ntf, share of decode_jpeg in an epoch (decode-only pipeline / full pipeline):")
-        for pipeline, row in summary.items():
-            if "tf" in row and "tf-decode" in row:
-                share = (row["tf"]["steady_images_per_s"]
-                         / row["tf-decode"]["steady_images_per_s"])
-                print(f"  {pipeline:9} {share:.0%}")
+            print(f"{pipeline:9} {'ours/tf':8} {row['ratio_steady']:6.2f}x{'':15} "
+                  f"{row['ratio_cpu']:9.2f}x {row['ratio_first']:12.2f}x")
+    print("\nsteady: median of epochs 2..N per run, then median over the repeats. CPU ms/img:"
+          "\nuser + system CPU time of the process (all threads) per image, less sensitive to"
+          "\nother load than img/s; its ratio is tf / ours. above import: peak RSS minus the"
+          "\nRSS right after `import keras` (TensorFlow backend), i.e. the pipeline's own.")
+    rows = {name: row["ours"] for name, row in summary.items()
+            if "decode_seconds" in row.get("ours", {})}
+    if rows:
+        print("\nours, epoch 1 = decoding the split once (from_split) + one epoch of transforms:")
+        for name, cell in rows.items():
+            print(f"  {name:9} decode {cell['decode_seconds']:.1f} s of "
+                  f"{cell['first_epoch_seconds']:.1f} s "
+                  f"({cell['decode_seconds'] / cell['first_epoch_seconds']:.0%}); RSS "
+                  f"{cell['import_rss_mib']:.0f} MiB after import, "
+                  f"{cell['after_decode_mib']:.0f} after decoding")
+    decode = summary.get("tf_decode_only")
+    if decode:
+        print(f"\ntf.data with decode_jpeg only: {decode['steady_images_per_s']:.0f} img/s, "
+              f"{decode['steady_cpu_ms_per_image']:.3f} CPU ms/img; decode's share of tf's "
+              "CPU time per image:")
+        for name, row in summary.items():
+            if "tf" in row:
+                share = decode["steady_cpu_ms_per_image"] / row["tf"]["steady_cpu_ms_per_image"]
+                print(f"  {name:9} {share:.0%}")
 
 
 def main() -> None:
@@ -317,11 +362,12 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=0,
                         help="CPUs to pin both implementations to (default: all allowed)")
     parser.add_argument("--repeats", type=int, default=3,
-                        help="fresh subprocesses per implementation and pipeline")
+                        help="fresh subprocesses per implementation and pipeline (default 3)")
     parser.add_argument("--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES))
-    parser.add_argument("--impls", nargs="+", choices=[*IMPLS, "tf-decode"],
-                        default=list(IMPLS),
-                        help="tf-decode: the tf.data pipeline with decode_jpeg only")
+    parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
+    parser.add_argument("--decode-share", action="store_true",
+                        help="also time the tf.data pipeline with decode_jpeg only (one run "
+                             "per repeat) to show decode's share of the example's CPU time")
     parser.add_argument("--json", help="write every run and the summary to this file")
     # Internal: one measurement in this (fresh) process.
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -340,23 +386,25 @@ def main() -> None:
     if cores > len(allowed):
         parser.error(f"--cores {cores}: only {len(allowed)} CPUs are allowed here")
     cpus = allowed[:cores]
-    print(f"CPUs {cpus}, {args.epochs} epochs, {args.repeats} repeats, "
+    jobs = [(pipeline, impl) for pipeline in args.pipelines for impl in args.impls]
+    if args.decode_share:
+        jobs.append((args.pipelines[0], "tf-decode"))
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {_cpu_model()}; "
+          f"CPUs {cpus}; {args.epochs} epochs; {args.repeats} repeats; "
           f"load average before: {_loadavg()}", flush=True)
     runs = []
     for repeat in range(args.repeats):
-        for pipeline in args.pipelines:
-            for impl in args.impls:
-                run = _run_child(args, impl, pipeline, cpus)
-                run["repeat"] = repeat + 1
-                run["loadavg_after"] = _loadavg()
-                runs.append(run)
-                epochs = ", ".join(f"{e['images_per_s']:.0f}" for e in run["epochs"])
-                print(f"[{repeat + 1}/{args.repeats}] {pipeline:9} {impl:9} images/s per "
-                      f"epoch: {epochs}; peak RSS {run['peak_rss_mib']:.0f} MiB; "
-                      f"load {run['loadavg_after']}", flush=True)
-    summary = summarise(runs, args.impls, args.pipelines)
-    print(f"\nmedians over {args.repeats} repeats; steady = median of epochs 2-{args.epochs}; "
-          f"load average after: {_loadavg()}\n")
+        for pipeline, impl in jobs:
+            run = _run_child(args, impl, pipeline, cpus)
+            run["repeat"] = repeat + 1
+            run["loadavg_after"] = _loadavg()
+            runs.append(run)
+            epochs = ", ".join(f"{e['images_per_s']:.0f}" for e in run["epochs"])
+            print(f"[{repeat + 1}/{args.repeats}] {pipeline:9} {impl:9} img/s per epoch: "
+                  f"{epochs}; peak RSS {run['peak_rss_mib']:.0f} MiB; "
+                  f"load average {run['loadavg_after']}", flush=True)
+    summary = summarise(runs, [*args.impls, "tf-decode"], args.pipelines)
+    print(f"\nmedians over {args.repeats} repeats; load average after: {_loadavg()}\n")
     print_table(summary, args.impls)
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": runs, "summary": summary}, indent=1))

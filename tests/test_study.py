@@ -17,7 +17,7 @@ def study_project(smoke_project, monkeypatch_module):
     # smoke environment's two seeds need KEDRO_ENV.
     monkeypatch_module.setenv("KEDRO_ENV", "smoke")
     run_smoke(smoke_project, pipeline_names=["variants", "sweep", "seeds"])
-    run_smoke(smoke_project, node_names=["write_report"])
+    run_smoke(smoke_project, pipeline_names=["study"], node_names=["write_report"])
     return smoke_project
 
 

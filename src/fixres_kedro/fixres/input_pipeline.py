@@ -124,12 +124,15 @@ class InputPipeline:
             else:
                 flip = False
             if flip:
-                resized = transforms.resize_bilinear(image, size, size)
+                resized = transforms.work_array("flip", out.shape)
+                transforms.resize_bilinear(image, size, size, out=resized)
                 transforms.flip_left_right(resized, out=out)
             else:
                 transforms.resize_bilinear(image, size, size, out=out)
         else:
-            resized = transforms.resize_bilinear(image, self.resize_size, self.resize_size)
+            resize = self.resize_size
+            resized = transforms.work_array("finetune_resize", (resize, resize, out.shape[2]))
+            transforms.resize_bilinear(image, resize, resize, out=resized)
             if train and rng.random() < 0.5:
                 # The centre crop of the mirrored image is the mirror of the crop at the
                 # mirrored offset (they differ when the margin is odd): copy only that.

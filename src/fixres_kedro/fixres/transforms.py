@@ -23,6 +23,7 @@ Images are ``HxWxC`` arrays; resize returns float32 in the input's value range
 from __future__ import annotations
 
 import math
+import threading
 from typing import NamedTuple
 
 import cv2
@@ -30,6 +31,30 @@ import numpy as np
 
 # OpenCV would otherwise start its own thread pool inside every loader worker thread.
 cv2.setNumThreads(1)
+
+# Per-thread work arrays (see ``work_array``) up to this many bytes; larger ones are
+# allocated per call rather than kept alive by an idle thread.
+WORK_ARRAY_MAX_BYTES = 16 * 1024 * 1024
+_WORK = threading.local()
+
+
+def work_array(name: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+    """A reusable scratch array of ``shape`` for the calling thread (contents undefined).
+
+    The loader threads transform thousands of photos per epoch through a few large
+    float32 temporaries; reusing one buffer per thread and purpose spares the
+    allocator (and the resident memory it keeps after freeing) that churn. The array
+    is only valid until the same thread asks for ``name`` again.
+    """
+    dtype = np.dtype(dtype)
+    count = math.prod(shape)
+    if count * dtype.itemsize > WORK_ARRAY_MAX_BYTES:
+        return np.empty(shape, dtype)
+    buffers = _WORK.__dict__.setdefault("buffers", {})
+    buffer = buffers.get((name, dtype))
+    if buffer is None or buffer.size < count:
+        buffer = buffers[(name, dtype)] = np.empty(count, dtype)
+    return buffer[:count].reshape(shape)
 
 
 class Box(NamedTuple):
@@ -132,7 +157,11 @@ def resize_bilinear(
     float32 ``height x width x C`` array, e.g. one image of a preallocated batch) the
     result is written there and ``out`` is returned.
     """
-    source = np.ascontiguousarray(image, dtype=np.float32)
+    if image.dtype == np.float32 and image.flags.c_contiguous:
+        source = image
+    else:  # converted into a per-thread work array: the conversion is not kept
+        source = work_array("resize_source", image.shape)
+        np.copyto(source, image, casting="unsafe")
     resized = cv2.resize(source, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
     if out is not None:
         if not np.shares_memory(resized, out):  # OpenCV could not write into ``out``
