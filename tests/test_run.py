@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from kedro.framework.hooks import hook_impl
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -76,3 +77,35 @@ def test_cli_runs_fixres_and_stops_on_a_bad_parameter_with_one_line(tmp_path, fl
         "Error: Invalid parameters: vanilla.training.epochs must be a positive integer, got -3"
     )
     assert "Traceback" not in result.stdout + result.stderr
+
+
+class _FailBefore:
+    """A hook that breaks a run just before one node, like a crash late in a run."""
+
+    def __init__(self, node_name: str) -> None:
+        self.node_name = node_name
+
+    @hook_impl
+    def before_node_run(self, node):
+        if node.name == self.node_name:
+            raise RuntimeError("simulated crash")
+
+
+def test_a_failed_run_leaves_earlier_versions_loadable(smoke_project):
+    before = {name: _versions(smoke_project, name) for name in ("model_comparison", "vanilla_model")}
+    bootstrap_project(smoke_project)
+    params = {"data": {"source": "archive", "path": str(ARCHIVE)}}
+    with KedroSession.create(project_path=smoke_project, env="smoke", runtime_params=params) as session:
+        session._hook_manager.register(_FailBefore("compare_models"))
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            session.run(pipeline_names=["fixres"])
+    # The failed run saved new models but no comparison; every earlier version still loads.
+    assert _versions(smoke_project, "model_comparison") == before["model_comparison"]
+    assert len(_versions(smoke_project, "vanilla_model")) == len(before["vanilla_model"]) + 1
+    bootstrap_project(smoke_project)
+    with KedroSession.create(project_path=smoke_project, env="smoke") as session:
+        catalog = session.load_context().catalog
+        for path in before["vanilla_model"]:
+            loaded = catalog.load("vanilla_model", version=path.parent.name)
+            assert loaded.name == "fixres_classifier"
+        assert list(catalog.load("model_comparison")["model"]) == list(RUNS)
