@@ -4,7 +4,9 @@ Not a test: a measurement to rerun on the machine at hand.
 
     .venv/bin/python benchmarks/input_pipeline.py --archive ../shared/data/flower_photos.tgz \
         [--epochs 5] [--cores 2] [--repeats 3] [--pipelines initial finetune vanilla] \
-        [--impls ours tf] [--json results.json]
+        [--impls ours tf] [--decode-share] [--json results.json]
+
+Results and how to read them: docs/benchmarks.md.
 
 For each implementation (``ours``, ``tf``) and training pipeline (``initial`` 128 px,
 ``finetune`` 224 px FixRes, ``vanilla`` 224 px; batch 32) a fresh subprocess, pinned to
@@ -25,12 +27,17 @@ the flowers archive, takes tfds' ``train[:90%]`` split (3303 photos) and iterate
 
 The epochs are consumed without a model (each batch is only received), so the figures
 are what each input pipeline can deliver, the upper bound of what ``fit`` can draw.
-Each subprocess reports every epoch's images/s and its peak resident memory
-(``VmHWM``, which includes the TensorFlow/Keras import and the encoded split both
-implementations hold, as a training node does). ``--repeats`` runs every subprocess
-that many times, interleaved, and the table shows medians: per subprocess the median
-of the steady epochs (2 ... N), then the median over the repeats.
+Each subprocess reports every epoch's images/s, the process's CPU time per image (user
++ system, all threads: steadier than images/s on a shared machine) and its peak
+resident memory (``VmHWM``: it includes the ``import keras`` with TensorFlow and the
+encoded split that both implementations hold, as a training node does; "above import"
+is the peak minus the RSS right after that import). ``--repeats`` runs every
+subprocess that many times, interleaved, and the table shows medians: per subprocess
+the median of the steady epochs (2 ... N), then the median over the repeats.
+``--decode-share`` adds a tf.data run that only decodes, to split the example's time
+into decoding and transforms.
 """
+# ruff: noqa: T201, PLC0415  (a script that prints; imports wait for the CPU affinity)
 
 from __future__ import annotations
 
@@ -196,7 +203,7 @@ def child(args: argparse.Namespace) -> None:
     cpus = [int(cpu) for cpu in args.cpus.split(",")]
     os.sched_setaffinity(0, cpus)  # before TensorFlow sizes its thread pools
     marks: dict = {"start_mib": _mib(_status_kib("VmRSS"))}
-    import keras  # noqa: F401  (the default backend, TensorFlow, as in training)
+    import keras  # the configured backend (TensorFlow by default, as in training)
 
     marks["after_import_mib"] = _mib(_status_kib("VmRSS"))
     train = _load_train_split(args.archive)
@@ -208,6 +215,7 @@ def child(args: argparse.Namespace) -> None:
     report = {
         "impl": args.impl,
         "pipeline": args.pipeline,
+        "keras_backend": keras.backend.backend(),
         "cpus": cpus,
         "photos": len(train),
         "epochs": epochs,
@@ -231,7 +239,7 @@ def _run_child(args: argparse.Namespace, impl: str, pipeline: str, cpus: list[in
         "--cpus", ",".join(map(str, cpus)),
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KEDRO_DISABLE_TELEMETRY="1")
-    done = subprocess.run(command, capture_output=True, text=True, env=env,
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
                           preexec_fn=lambda: os.sched_setaffinity(0, cpus))
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -332,7 +340,7 @@ def print_table(summary: dict, impls: list[str]) -> None:
     print("\nsteady: median of epochs 2..N per run, then median over the repeats. CPU ms/img:"
           "\nuser + system CPU time of the process (all threads) per image, less sensitive to"
           "\nother load than img/s; its ratio is tf / ours. above import: peak RSS minus the"
-          "\nRSS right after `import keras` (TensorFlow backend), i.e. the pipeline's own.")
+          "\nRSS right after `import keras` (and its backend), i.e. the pipeline's own.")
     rows = {name: row["ours"] for name, row in summary.items()
             if "decode_seconds" in row.get("ours", {})}
     if rows:
@@ -400,7 +408,8 @@ def main() -> None:
             run["loadavg_after"] = _loadavg()
             runs.append(run)
             epochs = ", ".join(f"{e['images_per_s']:.0f}" for e in run["epochs"])
-            print(f"[{repeat + 1}/{args.repeats}] {pipeline:9} {impl:9} img/s per epoch: "
+            print(f"[{repeat + 1}/{args.repeats}] {pipeline:9} {impl:9} "
+                  f"(Keras on {run['keras_backend']}) img/s per epoch: "
                   f"{epochs}; peak RSS {run['peak_rss_mib']:.0f} MiB; "
                   f"load average {run['loadavg_after']}", flush=True)
     summary = summarise(runs, [*args.impls, "tf-decode"], args.pipelines)
