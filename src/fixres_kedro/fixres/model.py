@@ -254,8 +254,3 @@ def evaluate(model: keras.Model, batches: keras.utils.PyDataset) -> dict[str, fl
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     loss, accuracy = model.evaluate(batches, verbose=0)
     return {"top1": float(accuracy), "loss": float(loss)}
-
-
-def predict_top1(model: keras.Model, batches: keras.utils.PyDataset) -> np.ndarray:
-    """Predicted class of every example, in the loader's order."""
-    return np.argmax(model.predict(batches, verbose=0), axis=-1)
