@@ -7,8 +7,7 @@ Each variant runs in a fresh subprocess, measured as ``input_pipeline.py`` measu
 ``ours`` (same split, same Keras ``PyDatasetAdapter`` iteration, same CPU affinity):
 
 * ``default``: as the training node runs it.
-* ``queue=2xworkers``: Keras' queue holds ``2 x workers`` batches (the setting before
-  ``ImageBatches`` lowered it to ``workers``).
+* ``queue=workers``: Keras' queue holds ``workers`` batches instead of ``2 x workers``.
 * ``drop+trim``: the encoded split is dropped after decoding and ``malloc_trim(0)``
   (glibc) returns the freed heap to the OS, as a node could do before ``fit``.
 * ``MALLOC_ARENA_MAX=1``: glibc keeps one malloc arena for all threads.
@@ -31,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import input_pipeline as bench  # noqa: E402  (this folder's benchmark: its helpers)
 
-VARIANTS = ("default", "queue=2xworkers", "drop+trim", "MALLOC_ARENA_MAX=1")
+VARIANTS = ("default", "queue=workers", "drop+trim", "MALLOC_ARENA_MAX=1")
 
 
 def child(args: argparse.Namespace) -> None:
@@ -52,8 +51,8 @@ def child(args: argparse.Namespace) -> None:
                                  workers=len(cpus))
     batches = ImageBatches.from_split(train, pipeline, train=True)
     after_decode = bench._status_kib("VmRSS")
-    if args.variant == "queue=2xworkers":
-        batches.max_queue_size = 2 * batches.workers
+    if args.variant == "queue=workers":
+        batches.max_queue_size = batches.workers
     elif args.variant == "drop+trim":
         import ctypes
         import gc

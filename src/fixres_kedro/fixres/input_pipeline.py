@@ -231,10 +231,11 @@ class ImageBatches(keras.utils.PyDataset):
         epoch: int = 0,
     ) -> None:
         workers = pipeline.workers or default_workers()
-        # A queue of `workers` batches keeps every worker busy. A longer one only holds
-        # more finished batches (18.4 MiB each at 224 px): `2 * workers` raised the
-        # median peak RSS by 75 MiB for no measurable throughput (docs/benchmarks.md).
-        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=workers)
+        # Kept at 2 x workers although `workers` would save about 75 MiB at 224 px:
+        # Keras' fit serves the batches its build pass prefetched at the start of the
+        # next epoch (docs/benchmarks.md, Caveats). A queue of 4 happens to hide this
+        # from the 5-batch epochs of tests/fixres/test_checkpoint.py on JAX; 2 does not.
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=2 * workers)
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         if len(images) == 0:
