@@ -231,7 +231,7 @@ class ImageBatches(keras.utils.PyDataset):
         epoch: int = 0,
     ) -> None:
         workers = pipeline.workers or default_workers()
-        # Kept at 2 x workers although `workers` would save about 75 MiB at 224 px:
+        # Kept at 2 x workers although `workers` saves 60-120 MiB of peak RSS at 224 px:
         # Keras' fit serves the batches its build pass prefetched at the start of the
         # next epoch (docs/benchmarks.md, Caveats). A queue of 4 happens to hide this
         # from the 5-batch epochs of tests/fixres/test_checkpoint.py on JAX; 2 does not.
