@@ -23,6 +23,7 @@ SCRIPT = textwrap.dedent(
     from fixres_kedro.fixres.model import train_and_evaluate
 
     checkpoint_dir, output, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    count, batch_size = int(sys.argv[4]), int(sys.argv[5])
     if kill_after:
         # Die like a lost machine right after the checkpoint of epoch `kill_after`.
         save = checkpoint.EpochCheckpoint.on_epoch_end
@@ -34,8 +35,8 @@ SCRIPT = textwrap.dedent(
 
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(20, 40)), 3), dtype=np.uint8)
-              for _ in range(24)]
-    labels = np.arange(24) % 3
+              for _ in range(count)]
+    labels = np.arange(count) % 3
     keras.utils.set_random_seed(0)
     inputs = keras.layers.Input((None, None, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
@@ -43,7 +44,7 @@ SCRIPT = textwrap.dedent(
     x = keras.layers.BatchNormalization()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
-    pipeline = InputPipeline(name="tiny", recipe="initial", image_size=16, batch_size=5, workers=2)
+    pipeline = InputPipeline(name="tiny", recipe="initial", image_size=16, batch_size=batch_size, workers=2)
     history = train_and_evaluate(
         model, ImageBatches(images, labels, pipeline, train=True),
         ImageBatches(images, labels, pipeline, train=False),
@@ -57,12 +58,15 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _train(tmp_path: Path, name: str, checkpoint_dir: Path, kill_after: int = 0):
+def _train(tmp_path: Path, name: str, checkpoint_dir: Path, epoch_shape: tuple[int, int],
+           kill_after: int = 0):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     output = tmp_path / f"{name}.npz"
+    count, batch_size = epoch_shape
     result = subprocess.run(
-        [sys.executable, str(script), str(checkpoint_dir), str(output), str(kill_after)],
+        [sys.executable, str(script), str(checkpoint_dir), str(output), str(kill_after),
+         str(count), str(batch_size)],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
@@ -70,20 +74,28 @@ def _train(tmp_path: Path, name: str, checkpoint_dir: Path, kill_after: int = 0)
 
 
 @pytest.mark.timeout(600)
-def test_killed_run_resumes_from_its_last_epoch_with_the_same_result(tmp_path):
+@pytest.mark.parametrize(
+    "epoch_shape",
+    # (photos, batch size): 5 batches an epoch, and 30, many more than the 4 batches
+    # the worker queue holds (as real epochs have), so a queue that leaked batches from
+    # one epoch into the next would change the result.
+    [(24, 5), (60, 2)],
+    ids=["short-epochs", "long-epochs"],
+)
+def test_killed_run_resumes_from_its_last_epoch_with_the_same_result(tmp_path, epoch_shape):
     checkpoints = tmp_path / "checkpoints"
-    killed, output = _train(tmp_path, "resumed", checkpoints, kill_after=3)
+    killed, output = _train(tmp_path, "resumed", checkpoints, epoch_shape, kill_after=3)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not output.exists()
     state = json.loads((checkpoints / "state.json").read_text())
     assert state["epochs_done"] == 3 and len(state["history"]["loss"]) == 3
 
-    resumed, output = _train(tmp_path, "resumed", checkpoints)
+    resumed, output = _train(tmp_path, "resumed", checkpoints, epoch_shape)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resuming from" in resumed.stderr
     assert not checkpoints.exists(), "a finished run leaves no checkpoint behind"
 
-    straight, reference = _train(tmp_path, "straight", tmp_path / "other")
+    straight, reference = _train(tmp_path, "straight", tmp_path / "other", epoch_shape)
     assert straight.returncode == 0, straight.stderr[-2000:]
 
     with np.load(output) as got, np.load(reference) as want:

@@ -279,9 +279,21 @@ class ImageBatches(keras.utils.PyDataset):
         self.order = np.concatenate(self.batches)
 
     def on_epoch_end(self) -> None:
+        # Outside ``fit`` (a plain loop over epochs) this is the epoch counter; ``fit``
+        # also calls it once before its first epoch, so there ``SyncEpoch`` overrides it.
         self.set_epoch(self.epoch + 1)
 
+    def symbolic_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """A zero batch of the shapes and dtypes ``__getitem__`` returns (no photo is
+        read), for building a model before ``fit``."""
+        first = self.images[0]
+        channels = first.shape[2] if first.ndim == 3 else 1
+        size, batch = self.pipeline.image_size, self.pipeline.batch_size
+        return (np.zeros((batch, size, size, channels), np.float32),
+                np.zeros((batch,), np.int32))
+
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``index`` of the current epoch: images (float32, 0-255) and labels."""
         if not 0 <= index < self.num_batches:
             raise IndexError(index)
         chosen = self.batches[index]
@@ -295,3 +307,21 @@ class ImageBatches(keras.utils.PyDataset):
         for slot, i in zip(inputs, chosen):
             self.pipeline.preprocess(self.images[i], self.train, rng, out=slot)
         return inputs, self.labels[chosen]
+
+
+class SyncEpoch(keras.callbacks.Callback):
+    """Sets the batches' epoch from ``fit``'s own epoch number as each epoch begins.
+
+    Keras' ``fit`` ends an epoch of its data adapter once before the first epoch
+    (after building the model), so counting ``on_epoch_end`` calls would train epoch
+    ``e`` on the batches of ``e + 1``; and a resumed run (``initial_epoch``) must draw
+    the batches of the epoch it resumes. ``on_epoch_begin`` runs before the worker
+    queue starts computing the epoch's batches.
+    """
+
+    def __init__(self, batches: ImageBatches) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.batches.set_epoch(epoch)

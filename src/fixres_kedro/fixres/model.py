@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from fixres_kedro.fixres import checkpoint, cost
-from fixres_kedro.fixres.input_pipeline import ImageBatches
+from fixres_kedro.fixres.input_pipeline import ImageBatches, SyncEpoch
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +153,23 @@ def compile_model(
     return model
 
 
+def build_for_fit(model: keras.Model, batches: ImageBatches) -> keras.Model:
+    """Create the model's, loss', metrics' and optimizer's variables from the shapes
+    of ``batches`` (no photo is read), before ``fit``.
+
+    ``fit`` otherwise builds them from the first batch of its own iterator, which
+    starts the worker queue: the batches prefetched then are served at the start of
+    the next epoch instead of that epoch's own, which breaks the (seed, epoch, index)
+    order and exact resumption. Keras skips that pass when everything is built.
+    """
+    if keras.backend.backend() == "tensorflow":
+        with model.distribute_strategy.scope():
+            model._symbolic_build(data_batch=batches.symbolic_batch())
+    else:
+        model._symbolic_build(data_batch=batches.symbolic_batch())
+    return model
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Records each epoch's wall time (training and validation) and logs one line.
 
@@ -209,7 +226,9 @@ def train_and_evaluate(
     compile_model(model, learning_rate, steps_per_execution, jit_compile)
     if verbose is None:  # a progress bar for people, log lines for log files
         verbose = 1 if sys.stdout.isatty() else 0
-    callbacks: list[keras.callbacks.Callback] = [EpochTimer(train_batches.pipeline.name)]
+    callbacks: list[keras.callbacks.Callback] = [
+        SyncEpoch(train_batches), EpochTimer(train_batches.pipeline.name),
+    ]
     if early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=early_stopping_patience))
     if checkpoint_dir:
@@ -219,8 +238,8 @@ def train_and_evaluate(
         state, recorder = None, checkpoint.EpochHistory()
     callbacks.append(recorder)  # after EpochTimer, which adds epoch_seconds to the logs
     initial_epoch = state["epochs_done"] if state else 0
-    train_batches.set_epoch(initial_epoch)
     if initial_epoch < epochs:
+        build_for_fit(model, train_batches)
         model.fit(
             train_batches,
             validation_data=validation_batches,
