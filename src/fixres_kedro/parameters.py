@@ -15,7 +15,7 @@ RUNS = ("initial", "finetune", "vanilla")
 # Keys that may be left out (their defaults are the example's).
 OPTIONAL_KEYS = (
     "max_train_examples", "max_validation_examples", "early_stopping_patience",
-    "shuffle", "precision", "variant",
+    "shuffle", "precision", "variant", "data_parallel",
 )
 # ResNet50V2 downsamples by 32: a smaller input leaves no feature map to pool.
 MIN_IMAGE_SIZE = 32
@@ -101,6 +101,7 @@ def validate_parameters(params: dict[str, Any]) -> None:
         "runtime.steps_per_execution": _positive_int,
         "runtime.jit_compile": _one_of(("auto", True, False)),
         "runtime.precision": _one_of(PRECISIONS),
+        "runtime.data_parallel": _one_of((True, False)),
         "data.split.train": _split_slice,
         "data.split.validation": _split_slice,
         "data.split.max_train_examples": _optional_positive_int,

@@ -11,7 +11,8 @@ The example's ``make_dataset`` picks one of two preprocessing functions:
 
 ``InputPipeline`` is the recipe (what a dataset builder node produces and the catalog
 stores as JSON); ``ImageBatches`` applies it to decoded photos and feeds ``model.fit``.
-Photos are decoded once per process and split (``decode_split``), never once per epoch;
+Photos are decoded once per process and split, never once per epoch: by the catalog
+(``DecodedSplitDataset``, the ``*_split@decoded`` entries) or by ``decode_split``;
 random draws come from ``(seed, epoch, batch)`` so that any worker order, and a resumed
 run, sees the same batches.
 """
@@ -22,7 +23,8 @@ import hashlib
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import keras
@@ -30,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from fixres_kedro.datasets.image_source import decode_photo
-from fixres_kedro.errors import DataSourceError, UnreadablePhotoError
+from fixres_kedro.errors import DataSourceError, InvalidParameterError, UnreadablePhotoError
 from fixres_kedro.fixres import transforms
 
 RECIPES = ("initial", "finetune")
@@ -96,6 +98,20 @@ class InputPipeline:
         names = cls.__dataclass_fields__.keys()
         return cls(**{key: value for key, value in spec.items() if key in names})
 
+    def draw(
+        self, shape: tuple[int, ...], train: bool, rng: np.random.Generator
+    ) -> tuple[transforms.Box | None, bool]:
+        """The random choices for one photo of ``shape``: crop box (initial recipe,
+        training) and flip, drawn from ``rng`` in that order."""
+        if not train:
+            return None, False
+        box = None
+        if self.recipe == "initial":
+            box = transforms.sample_distorted_box(
+                rng, shape[0], shape[1], self.area_range, self.aspect_ratio_range,
+            )
+        return box, bool(rng.random() < 0.5)
+
     def preprocess(
         self,
         image: np.ndarray,
@@ -107,22 +123,26 @@ class InputPipeline:
 
         ``out``, if given, is the float32 ``image_size x image_size x C`` array to fill
         (one image of a preallocated batch); it is returned. The draws from ``rng`` are
-        the same either way: the crop box, then the flip.
+        the same either way: the crop box, then the flip (``draw``).
         """
+        box, flip = self.draw(image.shape, train, rng)
+        return self.apply(image, box, flip, out)
+
+    def apply(
+        self,
+        image: np.ndarray,
+        box: transforms.Box | None,
+        flip: bool,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``preprocess`` with its random choices given (see ``draw``)."""
         size = self.image_size
         if out is None:
             channels = image.shape[2] if image.ndim == 3 else 1
             out = np.empty((size, size, channels), np.float32)
         if self.recipe == "initial":
-            if train:
-                box = transforms.sample_distorted_box(
-                    rng, image.shape[0], image.shape[1],
-                    self.area_range, self.aspect_ratio_range,
-                )
+            if box is not None:
                 image = transforms.crop(image, box)
-                flip = rng.random() < 0.5
-            else:
-                flip = False
             if flip:
                 resized = transforms.work_array("flip", out.shape)
                 transforms.resize_bilinear(image, size, size, out=resized)
@@ -133,7 +153,7 @@ class InputPipeline:
             resize = self.resize_size
             resized = transforms.work_array("finetune_resize", (resize, resize, out.shape[2]))
             transforms.resize_bilinear(image, resize, resize, out=resized)
-            if train and rng.random() < 0.5:
+            if flip:
                 # The centre crop of the mirrored image is the mirror of the crop at the
                 # mirrored offset (they differ when the margin is odd): copy only that.
                 top = (resized.shape[0] - size) // 2
@@ -184,14 +204,24 @@ def _fingerprint(encoded: Sequence[bytes]) -> str:
     return digest.hexdigest()
 
 
-def decode_split(encoded: Sequence[bytes], workers: int = 0) -> list[np.ndarray]:
+def decode_split(
+    encoded: Sequence[bytes] | Sequence[np.ndarray], workers: int = 0
+) -> list[np.ndarray]:
     """Decode a split's photos with a thread pool, once per process.
 
-    The low-res, finetune and vanilla nodes all read the same split: the decoded
-    arrays are kept for the last two splits seen (by content), so a whole
-    ``kedro run`` decodes each photo once. A photo that cannot be decoded stops with a
-    ``DataSourceError`` naming its position in the split.
+    Photos that are already decoded (``numpy`` arrays, as the catalog's
+    ``*_split@decoded`` entries load them: ``DecodedSplitDataset``) are passed through
+    as they are, not copied. Encoded photos (bytes) are decoded: the low-res, finetune
+    and vanilla nodes may all read the same encoded split, so the decoded arrays are
+    kept for the last two splits seen (by content) and each photo is decoded once per
+    process. A photo that cannot be decoded stops with a ``DataSourceError`` naming
+    its position in the split.
     """
+    decoded = [isinstance(photo, np.ndarray) for photo in encoded]
+    if all(decoded):
+        return list(encoded)
+    if any(decoded):
+        raise ValueError("a split's image column mixes decoded arrays and encoded bytes")
     key = _fingerprint(encoded)
     if key in _DECODED:
         _DECODED.move_to_end(key)
@@ -220,6 +250,14 @@ class ImageBatches(keras.utils.PyDataset):
 
     Batch ``i`` of epoch ``e`` is a pure function of ``(seed, e, i)``: Keras may
     prefetch batches on several threads in any order and still get the same data.
+
+    Data-parallel training (``fixres_kedro.fixres.distribute``) needs every batch to
+    divide by ``batch_multiple`` (the device count under JAX). A training epoch then
+    leaves out the remainder of its short last batch (at most ``batch_multiple - 1``
+    examples, others each epoch as the order changes); validation batches are padded
+    with copies of their last example weighted 0, so every example counts exactly once.
+    With several processes, each returns its own ``1 / process_count`` of every
+    batch; the random draws are the whole batch's, so the shares fit together.
     """
 
     def __init__(
@@ -229,13 +267,19 @@ class ImageBatches(keras.utils.PyDataset):
         pipeline: InputPipeline,
         train: bool,
         epoch: int = 0,
+        batch_multiple: int = 1,
+        process_count: int = 1,
+        process_index: int = 0,
     ) -> None:
-        workers = pipeline.workers or default_workers()
-        # Kept at 2 x workers although `workers` saves 60-120 MiB of peak RSS at 224 px:
-        # Keras' fit serves the batches its build pass prefetched at the start of the
-        # next epoch (docs/benchmarks.md, Caveats). A queue of 4 happens to hide this
-        # from the 5-batch epochs of tests/fixres/test_checkpoint.py on JAX; 2 does not.
-        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=2 * workers)
+        # Keras reads the batches in order on one thread (no enqueuer of its own, which
+        # would serve batches it prefetched before an epoch began at the start of the
+        # next); this class computes the next ones ahead on its own threads, keyed by
+        # (epoch, index), so that whatever Keras asks for is that epoch's batch.
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.loader_workers = pipeline.workers or default_workers()
+        self._ahead: dict[tuple[int, int], Future] = {}
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         if len(images) == 0:
@@ -244,38 +288,62 @@ class ImageBatches(keras.utils.PyDataset):
         self.labels = np.asarray(labels, dtype=np.int32)
         self.pipeline = pipeline
         self.train = train
+        if pipeline.batch_size % batch_multiple or batch_multiple % process_count:
+            raise InvalidParameterError(
+                f"{pipeline.name}.dataset.batch_size ({pipeline.batch_size}) must divide by "
+                f"the {batch_multiple} devices that share it (runtime.data_parallel)"
+            )
+        self.batch_multiple = batch_multiple
+        self.process_count = process_count
+        self.process_index = process_index
+        # Validation batches carry sample weights (0 for padding) when they are padded;
+        # then all of them do, so that every batch has the same structure.
+        self.weighted = batch_multiple > 1 and not train
         self.set_epoch(epoch)
 
     @classmethod
     def from_split(
-        cls, split: pd.DataFrame, pipeline: InputPipeline, train: bool, epoch: int = 0
+        cls, split: pd.DataFrame, pipeline: InputPipeline, train: bool, epoch: int = 0,
+        **placement: int,
     ) -> ImageBatches:
-        """Decode a split (columns ``image`` and ``label``) and wrap it."""
+        """Wrap a split (columns ``image`` and ``label``), decoding it if needed.
+
+        ``image`` holds decoded arrays (a ``*_split@decoded`` catalog entry), used as
+        they are, or encoded photos (bytes), decoded once per process (``decode_split``).
+        """
         images = decode_split(list(split["image"]), pipeline.workers)
-        return cls(images, split["label"].to_numpy(), pipeline, train, epoch)
+        return cls(images, split["label"].to_numpy(), pipeline, train, epoch, **placement)
 
     @property
     def num_batches(self) -> int:
-        return -(-len(self.images) // self.pipeline.batch_size)
+        return len(self.batches)
 
     def __len__(self) -> int:
         return self.num_batches
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the example order of ``epoch`` (0-based)."""
+        with self._lock:
+            self._set_epoch(epoch)
+
+    def _set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
         count, batch = len(self.images), self.pipeline.batch_size
         order = np.arange(count)
-        starts = np.arange(self.num_batches) * batch
+        full_count = -(-count // batch)
+        starts = np.arange(full_count) * batch
         if self.train and self.pipeline.shuffle != "none":
             rng = np.random.default_rng([self.pipeline.seed, epoch, 0])
             if self.pipeline.shuffle == "examples":
                 order = rng.permutation(count)
             else:  # "batches": fixed batch composition, shuffled batch order
-                starts = rng.permutation(self.num_batches) * batch
+                starts = rng.permutation(full_count) * batch
         # Batches are kept as slices of ``order``: with a short last batch, slicing a
         # reordered flat list every ``batch`` examples would change the compositions.
         self.batches = [order[s : s + batch] for s in starts]
+        if self.train and self.batch_multiple > 1:
+            kept = (len(b) - len(b) % self.batch_multiple for b in self.batches)
+            self.batches = [b[:n] for b, n in zip(self.batches, kept) if n]
         self.order = np.concatenate(self.batches)
 
     def on_epoch_end(self) -> None:
@@ -283,30 +351,59 @@ class ImageBatches(keras.utils.PyDataset):
         # also calls it once before its first epoch, so there ``SyncEpoch`` overrides it.
         self.set_epoch(self.epoch + 1)
 
-    def symbolic_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        """A zero batch of the shapes and dtypes ``__getitem__`` returns (no photo is
-        read), for building a model before ``fit``."""
-        first = self.images[0]
-        channels = first.shape[2] if first.ndim == 3 else 1
-        size, batch = self.pipeline.image_size, self.pipeline.batch_size
-        return (np.zeros((batch, size, size, channels), np.float32),
-                np.zeros((batch,), np.int32))
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        """Batch ``index`` of the current epoch: images (float32, 0-255), labels, and
+        sample weights when the batches are padded (see the class docstring).
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Batch ``index`` of the current epoch: images (float32, 0-255) and labels."""
+        The next ``loader_workers`` batches of the epoch are started on worker threads.
+        """
         if not 0 <= index < self.num_batches:
             raise IndexError(index)
-        chosen = self.batches[index]
-        rng = np.random.default_rng([self.pipeline.seed, self.epoch, index + 1])
+        if self.loader_workers <= 1:
+            return self._make_batch(self.epoch, index, self.batches[index])
+        epoch = self.epoch
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.loader_workers, "fixres-batches")
+            wanted = self._ahead.pop((epoch, index), None)
+            for key in [k for k in self._ahead if k[0] != epoch or k[1] < index]:
+                self._ahead.pop(key).cancel()  # another epoch's, or skipped
+            if wanted is None:
+                wanted = self._executor.submit(self._make_batch, epoch, index, self.batches[index])
+            for ahead in range(index + 1, min(index + 1 + self.loader_workers, self.num_batches)):
+                if (epoch, ahead) not in self._ahead:
+                    self._ahead[epoch, ahead] = self._executor.submit(
+                        self._make_batch, epoch, ahead, self.batches[ahead]
+                    )
+        return wanted.result()
+
+    def __del__(self) -> None:
+        if getattr(self, "_executor", None) is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _make_batch(self, epoch: int, index: int, chosen: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Batch ``index`` of ``epoch``, made of the examples ``chosen``."""
+        weights = np.ones(len(chosen), np.float32)
+        padding = -len(chosen) % self.batch_multiple
+        if padding:  # validation only: training batches were cut to a multiple
+            chosen = np.concatenate([chosen, np.repeat(chosen[-1:], padding)])
+            weights = np.concatenate([weights, np.zeros(padding, np.float32)])
+        share = len(chosen) // self.process_count
+        mine = slice(self.process_index * share, (self.process_index + 1) * share)
+        rng = np.random.default_rng([self.pipeline.seed, epoch, index + 1])
+        # The draws of the examples before this process' share, so it gets the same
+        # crops and flips as when one process makes the whole batch.
+        draws = [self.pipeline.draw(self.images[i].shape, self.train, rng) for i in chosen[: mine.stop]]
         first = self.images[chosen[0]]
         channels = first.shape[2] if first.ndim == 3 else 1
         size = self.pipeline.image_size
         # Each photo is transformed straight into its slot of the batch: no per-photo
         # output array and no np.stack copy.
-        inputs = np.empty((len(chosen), size, size, channels), np.float32)
-        for slot, i in zip(inputs, chosen):
-            self.pipeline.preprocess(self.images[i], self.train, rng, out=slot)
-        return inputs, self.labels[chosen]
+        inputs = np.empty((share, size, size, channels), np.float32)
+        for slot, i, (box, flip) in zip(inputs, chosen[mine], draws[mine]):
+            self.pipeline.apply(self.images[i], box, flip, out=slot)
+        batch = (inputs, self.labels[chosen[mine]])
+        return batch + (weights[mine],) if self.weighted else batch
 
 
 class SyncEpoch(keras.callbacks.Callback):
@@ -315,8 +412,8 @@ class SyncEpoch(keras.callbacks.Callback):
     Keras' ``fit`` ends an epoch of its data adapter once before the first epoch
     (after building the model), so counting ``on_epoch_end`` calls would train epoch
     ``e`` on the batches of ``e + 1``; and a resumed run (``initial_epoch``) must draw
-    the batches of the epoch it resumes. ``on_epoch_begin`` runs before the worker
-    queue starts computing the epoch's batches.
+    the batches of the epoch it resumes. Batches made ahead for another epoch are
+    dropped, as they are keyed by (epoch, index).
     """
 
     def __init__(self, batches: ImageBatches) -> None:

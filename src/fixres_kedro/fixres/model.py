@@ -146,27 +146,12 @@ def compile_model(
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        # Weighted: padded validation batches (data-parallel runs) weight their
+        # padding 0; without sample weights it is the plain accuracy.
+        weighted_metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
         jit_compile=jit_compile,
     )
-    return model
-
-
-def build_for_fit(model: keras.Model, batches: ImageBatches) -> keras.Model:
-    """Create the model's, loss', metrics' and optimizer's variables from the shapes
-    of ``batches`` (no photo is read), before ``fit``.
-
-    ``fit`` otherwise builds them from the first batch of its own iterator, which
-    starts the worker queue: the batches prefetched then are served at the start of
-    the next epoch instead of that epoch's own, which breaks the (seed, epoch, index)
-    order and exact resumption. Keras skips that pass when everything is built.
-    """
-    if keras.backend.backend() == "tensorflow":
-        with model.distribute_strategy.scope():
-            model._symbolic_build(data_batch=batches.symbolic_batch())
-    else:
-        model._symbolic_build(data_batch=batches.symbolic_batch())
     return model
 
 
@@ -239,7 +224,6 @@ def train_and_evaluate(
     callbacks.append(recorder)  # after EpochTimer, which adds epoch_seconds to the logs
     initial_epoch = state["epochs_done"] if state else 0
     if initial_epoch < epochs:
-        build_for_fit(model, train_batches)
         model.fit(
             train_batches,
             validation_data=validation_batches,

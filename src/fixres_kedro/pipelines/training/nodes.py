@@ -23,6 +23,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from fixres_kedro.fixres import checkpoint  # noqa: E402
 from fixres_kedro.fixres.cost import training_flops  # noqa: E402
+from fixres_kedro.fixres.distribute import Replicas, data_parallel  # noqa: E402
 from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split  # noqa: E402
 from fixres_kedro.fixres.model import (  # noqa: E402
     evaluate,
@@ -67,12 +68,18 @@ def build_dataset(
 
 
 def _batches(
-    train_split: pd.DataFrame, validation_split: pd.DataFrame, dataset_spec: dict[str, Any]
+    train_split: pd.DataFrame,
+    validation_split: pd.DataFrame,
+    dataset_spec: dict[str, Any],
+    replicas: Replicas,
 ) -> tuple[ImageBatches, ImageBatches]:
     pipeline = InputPipeline.from_dict(dataset_spec)
+    placement = {"batch_multiple": replicas.batch_multiple,
+                 "process_count": replicas.process_count,
+                 "process_index": replicas.process_index}
     return (
-        ImageBatches.from_split(train_split, pipeline, train=True),
-        ImageBatches.from_split(validation_split, pipeline, train=False),
+        ImageBatches.from_split(train_split, pipeline, train=True, **placement),
+        ImageBatches.from_split(validation_split, pipeline, train=False, **placement),
     )
 
 
@@ -84,8 +91,9 @@ def _fit(
     training: dict[str, Any],
     runtime: dict[str, Any],
     checkpoints: str | None,
+    replicas: Replicas,
 ) -> dict[str, Any]:
-    train_batches, validation_batches = _batches(train_split, validation_split, dataset_spec)
+    train_batches, validation_batches = _batches(train_split, validation_split, dataset_spec, replicas)
     # A checkpoint is resumed only by a run of the same recipe, training set-up,
     # data and starting weights.
     key = checkpoint.fingerprint(
@@ -120,9 +128,12 @@ def train_model(
 
     Returns the trained model and its history (per-epoch metrics and timings). An
     interrupted run resumes from its last epoch's checkpoint under ``checkpoints``.
+    With ``runtime.data_parallel`` it trains on every device (``fixres.distribute``).
     """
-    model = get_training_model(len(class_names))
-    history = _fit(model, train_split, validation_split, dataset_spec, training, runtime, checkpoints)
+    with data_parallel(runtime.get("data_parallel", False)) as replicas:
+        model = replicas.adopt(get_training_model(len(class_names)))
+        history = _fit(model, train_split, validation_split, dataset_spec, training, runtime,
+                       checkpoints, replicas)
     return model, {**history, "backbone_learns": True}
 
 
@@ -144,10 +155,13 @@ def finetune_bn(
     ``fixres_kedro.fixres.model.prepare_finetune``) serve the variants pipeline.
     """
     variant = training.get("variant", "example")
-    model = prepare_finetune(initial_model, variant)
     if variant in ("example", "official"):
-        history = _fit(model, train_split, validation_split, dataset_spec, training, runtime, checkpoints)
+        with data_parallel(runtime.get("data_parallel", False)) as replicas:
+            model = prepare_finetune(replicas.adopt(initial_model), variant)
+            history = _fit(model, train_split, validation_split, dataset_spec, training, runtime,
+                           checkpoints, replicas)
         return model, {**history, "backbone_learns": False}
+    model = prepare_finetune(initial_model, variant)
     start = time.perf_counter()
     if variant == "bn_stats":
         pipeline = InputPipeline.from_dict(dataset_spec)
