@@ -17,6 +17,10 @@ class InvalidParameterError(FixResError, ValueError):
     """A parameter value the experiment cannot run with."""
 
 
+class NothingToSummariseError(FixResError, ValueError):
+    """A summary was asked for before any of its inputs exist."""
+
+
 class DataSourceError(FixResError, DatasetError):
     """The photo source is missing, unreadable or laid out wrongly."""
 

@@ -2,10 +2,18 @@
 
 from omegaconf.resolvers import oc
 
-from fixres_kedro.hooks import NodeTimingHook, ParameterValidationHook, PrecisionHook, SeedHook
+from fixres_kedro.hooks import (
+    DistributionHook,
+    NodeTimingHook,
+    ParameterValidationHook,
+    PrecisionHook,
+    SeedHook,
+)
 
 # Validation first, so a wrong value stops the run before anything else happens.
-HOOKS = (ParameterValidationHook(), PrecisionHook(), SeedHook(), NodeTimingHook())
+HOOKS = (
+    ParameterValidationHook(), DistributionHook(), PrecisionHook(), SeedHook(), NodeTimingHook(),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

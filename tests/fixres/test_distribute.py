@@ -148,3 +148,49 @@ def test_process_shares_put_together_make_the_whole_batch(train):
 def test_a_batch_that_does_not_divide_by_the_devices_is_refused():
     with pytest.raises(InvalidParameterError, match=r"tiny.dataset.batch_size \(8\) must divide by the 3 devices"):
         ImageBatches(_images(4), np.zeros(4), _pipeline(), train=True, batch_multiple=3)
+
+
+def _worker_number() -> int | None:
+    from fixres_kedro.fixres.distribute import worker_number
+
+    return worker_number()
+
+
+def test_parallel_runner_workers_get_one_gpu_each_and_no_preallocation(monkeypatch):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from fixres_kedro.fixres import distribute
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert isinstance(pool.submit(_worker_number).result(), int)
+    assert distribute.worker_number() is None
+    assert distribute.pin_worker_to_accelerator(gpus=4) == {}  # not a worker: left alone
+
+    for key in ("CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_PREALLOCATE", "TF_FORCE_GPU_ALLOW_GROWTH"):
+        monkeypatch.delenv(key, raising=False)
+    seen = []
+    for number in (1, 2, 3):  # three workers sharing two GPUs
+        monkeypatch.setattr(distribute, "worker_number", lambda number=number: number)
+        monkeypatch.setattr(distribute.pin_worker_to_accelerator, "_pid", None, raising=False)
+        settings = distribute.pin_worker_to_accelerator(gpus=2)
+        seen.append(settings["CUDA_VISIBLE_DEVICES"])
+        assert settings["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+        assert settings["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert seen == ["0", "1", "0"]
+    monkeypatch.setattr(distribute.pin_worker_to_accelerator, "_pid", None, raising=False)
+    assert distribute.pin_worker_to_accelerator(gpus=0) == {}  # no GPU: nothing to pin
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5")
+    monkeypatch.setattr(distribute.pin_worker_to_accelerator, "_pid", None, raising=False)
+    assert distribute.pin_worker_to_accelerator(gpus=2) == {}  # the user's choice wins
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's multi-worker set-up")
+def test_several_tensorflow_workers_are_refused_with_the_way_out(monkeypatch):
+    from fixres_kedro.fixres.distribute import data_parallel
+
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}')
+    with pytest.raises(InvalidParameterError, match="need the JAX backend"):
+        with data_parallel(True):
+            pass

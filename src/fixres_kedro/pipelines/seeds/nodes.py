@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from typing import Any
 
 import matplotlib
@@ -12,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from fixres_kedro.errors import NothingToSummariseError  # noqa: E402
 
 RUNS = ("initial", "finetune", "vanilla")
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
@@ -35,6 +39,43 @@ def mean_interval(values: list[float]) -> dict[str, float]:
     std = float(array.std(ddof=1)) if n > 1 else float("nan")
     half = t95(n - 1) * std / math.sqrt(n) if n > 1 else float("nan")
     return {"n": n, "mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half}
+
+
+# A partition of ``seed_metrics``: <dataset>.json/<version>/<dataset> (json suffix cut).
+_SEED_METRICS = re.compile(r"^seed_(\d+)_(initial|finetune|vanilla)_metrics\.json/([^/]+)/")
+
+
+def finished_seed_metrics(seed_metrics: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The latest metrics of every seed whose three runs have all finished.
+
+    ``seed_metrics`` is the catalog's partitioned view of the reporting folder (a
+    loader per versioned JSON file); a seed still running, or never started, is left
+    out. Returns ``summarise_seeds``' inputs (``seed_<n>_<run>``).
+    """
+    latest: dict[tuple[int, str], tuple[str, str]] = {}
+    for partition in seed_metrics:
+        match = _SEED_METRICS.match(partition)
+        if match:
+            key, version = (int(match.group(1)), match.group(2)), match.group(3)
+            if key not in latest or version > latest[key][0]:  # versions sort by time
+                latest[key] = (version, partition)
+    seeds = sorted({seed for seed, _ in latest})
+    finished = [seed for seed in seeds if all((seed, run) in latest for run in RUNS)]
+    if not finished:
+        raise NothingToSummariseError(
+            "No seed has finished all of initial, finetune and vanilla yet "
+            f"(metrics found for seeds {seeds}): run `kedro run --pipeline=seeds` first"
+        )
+    return {f"seed_{seed}_{run}": seed_metrics[latest[seed, run][1]]()
+            for seed in finished for run in RUNS}
+
+
+def summarise_finished_seeds(
+    seed_metrics: dict[str, Callable[[], dict[str, Any]]],
+) -> tuple[pd.DataFrame, dict[str, Any], Figure]:
+    """``summarise_seeds`` over whatever seeds have finished (``finished_seed_metrics``),
+    for seeds run one namespace at a time by a scheduler, or some not at all."""
+    return summarise_seeds(**finished_seed_metrics(seed_metrics))
 
 
 def summarise_seeds(**metrics: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any], Figure]:
