@@ -14,11 +14,15 @@ the same ``--cores`` CPUs (``os.sched_setaffinity`` before anything is imported)
 the flowers archive, takes tfds' ``train[:90%]`` split (3303 photos) and iterates
 ``--epochs`` epochs:
 
-* ``ours``: ``ImageBatches.from_split(train, InputPipeline(...), train=True)`` with
-  ``workers = cores``, iterated as ``model.fit`` iterates it: Keras' own
-  ``PyDatasetAdapter`` (its thread ``OrderedEnqueuer``), ``on_epoch_begin()``,
-  ``get_numpy_iterator()``, ``on_epoch_end()``. The photos are decoded once, by
-  ``from_split``: that time is counted in the first epoch, not in the others.
+* ``ours``: what a training node gets. The split is written to a temporary Parquet file
+  as the ``data`` pipeline writes ``train_split@bytes`` (``pandas.ParquetDataset`` with
+  that catalog entry's ``save_args``), in the same process, and loaded back with
+  ``DecodedSplitDataset`` as ``train_split@decoded`` is; then
+  ``ImageBatches.from_split(train, InputPipeline(...), train=True)`` (no decode, no copy)
+  with ``workers = cores``, iterated as ``model.fit`` iterates it: Keras' own
+  ``PyDatasetAdapter``, ``on_epoch_begin()``, ``get_numpy_iterator()``,
+  ``on_epoch_end()``. The photos are decoded once, by ``DecodedSplitDataset.load``: that
+  time is counted in the first epoch, not in the others.
 * ``tf``: the Keras example's tf.data pipeline written out here from the same encoded
   JPEG bytes: ``from_tensor_slices((bytes, labels)).shuffle(32 * 10)
   .map(decode_jpeg + preprocess, AUTOTUNE).batch(32).prefetch(AUTOTUNE)``; it decodes
@@ -29,8 +33,8 @@ The epochs are consumed without a model (each batch is only received), so the fi
 are what each input pipeline can deliver, the upper bound of what ``fit`` can draw.
 Each subprocess reports every epoch's images/s, the process's CPU time per image (user
 + system, all threads: steadier than images/s on a shared machine) and its peak
-resident memory (``VmHWM``: it includes the ``import keras`` with TensorFlow and the
-encoded split that both implementations hold, as a training node does; "above import"
+resident memory (``VmHWM``: it includes the ``import keras`` with TensorFlow, and the
+encoded split that tf reads or what loading and writing it left to ours; "above import"
 is the peak minus the RSS right after that import). ``--repeats`` runs every
 subprocess that many times, interleaved, and the table shows medians: per subprocess
 the median of the steady epochs (2 ... N), then the median over the repeats.
@@ -48,6 +52,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -88,13 +93,28 @@ def _load_train_split(archive: str):
 
     photos = ImageSourceDataset(source="archive", path=archive).load()
     train, _, _, _ = split_dataset(photos, SPLIT)
-    # What a training node holds: its split of encoded photos, not the whole archive.
+    # What the tf.data pipeline reads: the split of encoded photos, not the whole archive.
     return train
 
 
-def _ours(train, pipeline_name: str, epochs: int, workers: int, marks: dict) -> list[dict]:
+def _write_train_split(archive: str, directory: str) -> tuple[str, int]:
+    """Write the train split as the ``data`` pipeline does (``train_split@bytes``)."""
+    import yaml
+    from kedro_datasets.pandas import ParquetDataset
+
+    catalog = Path(__file__).resolve().parents[1] / "conf" / "base" / "catalog.yml"
+    entry = yaml.safe_load(catalog.read_text())["train_split@bytes"]
+    train = _load_train_split(archive)
+    path = os.path.join(directory, "train_split.parquet")
+    ParquetDataset(filepath=path, save_args=entry.get("save_args")).save(train)
+    return path, len(train)
+
+
+def _ours(split_path: str, pipeline_name: str, epochs: int, workers: int,
+          marks: dict) -> list[dict]:
     from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
+    from fixres_kedro.datasets import DecodedSplitDataset
     from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
 
     if pipeline_name == "finetune":
@@ -106,9 +126,13 @@ def _ours(train, pipeline_name: str, epochs: int, workers: int, marks: dict) -> 
 
     results = []
     start, cpu = time.perf_counter(), _cpu_seconds()
-    batches = ImageBatches.from_split(train, pipeline, train=True)
+    # What a training node gets: `train_split@decoded` (decoded in row batches by the
+    # catalog's dataset; the encoded split is never held whole next to the decoded one).
+    train = DecodedSplitDataset(filepath=split_path, workers=workers).load()
     decode_seconds = time.perf_counter() - start
     marks["after_decode_mib"] = _mib(_status_kib("VmRSS"))
+    batches = ImageBatches.from_split(train, pipeline, train=True)  # no copy, no decode
+    marks["after_from_split_mib"] = _mib(_status_kib("VmRSS"))
     adapter = PyDatasetAdapter(batches, shuffle=False)  # as fit() wraps a PyDataset
     for epoch in range(epochs):
         if epoch:
@@ -206,18 +230,25 @@ def child(args: argparse.Namespace) -> None:
     import keras  # the configured backend (TensorFlow by default, as in training)
 
     marks["after_import_mib"] = _mib(_status_kib("VmRSS"))
-    train = _load_train_split(args.archive)
-    marks["after_load_mib"] = _mib(_status_kib("VmRSS"))
     if args.impl == "ours":
-        epochs = _ours(train, args.pipeline, args.epochs, len(cpus), marks)
+        with tempfile.TemporaryDirectory() as directory:
+            # As in a `kedro run` of the `fixres` pipeline: the archive is loaded and the
+            # split written in this process (then released), and the training node
+            # loads the split back through the catalog, decoded.
+            split_path, photos = _write_train_split(args.archive, directory)
+            marks["after_load_mib"] = _mib(_status_kib("VmRSS"))
+            epochs = _ours(split_path, args.pipeline, args.epochs, len(cpus), marks)
     else:
+        train = _load_train_split(args.archive)
+        photos = len(train)
+        marks["after_load_mib"] = _mib(_status_kib("VmRSS"))
         epochs = _tf(train, args.pipeline, args.epochs, args.impl == "tf-decode", marks)
     report = {
         "impl": args.impl,
         "pipeline": args.pipeline,
         "keras_backend": keras.backend.backend(),
         "cpus": cpus,
-        "photos": len(train),
+        "photos": photos,
         "epochs": epochs,
         "peak_rss_mib": _mib(_status_kib("VmHWM")),
         # Of the resident memory, the pages mapped from files (mostly TensorFlow's
@@ -344,7 +375,8 @@ def print_table(summary: dict, impls: list[str]) -> None:
     rows = {name: row["ours"] for name, row in summary.items()
             if "decode_seconds" in row.get("ours", {})}
     if rows:
-        print("\nours, epoch 1 = decoding the split once (from_split) + one epoch of transforms:")
+        print("\nours, epoch 1 = decoding the split once (DecodedSplitDataset.load) + one epoch "
+              "of transforms:")
         for name, cell in rows.items():
             print(f"  {name:9} decode {cell['decode_seconds']:.1f} s of "
                   f"{cell['first_epoch_seconds']:.1f} s "

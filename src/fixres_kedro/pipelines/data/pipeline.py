@@ -1,4 +1,8 @@
-"""The ``data`` pipeline: raw photos -> persisted train and validation splits."""
+"""The ``data`` pipeline: raw photos -> persisted train and validation splits.
+
+The splits are written as encoded photos (``train_split@bytes``); the nodes that train
+or evaluate read them decoded (``train_split@decoded``, see conf/base/catalog.yml).
+"""
 
 from kedro.pipeline import Pipeline, node
 
@@ -11,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 split_dataset,
                 inputs=["flower_photos", "params:data.split"],
-                outputs=["train_split", "validation_split", "class_names", "split_summary"],
+                outputs=["train_split@bytes", "validation_split@bytes", "class_names", "split_summary"],
                 name="split_dataset",
             )
         ]

@@ -15,7 +15,7 @@ RUNS = ("initial", "finetune", "vanilla")
 def create_pipeline(**kwargs) -> Pipeline:
     sweeps = [
         Pipeline(
-            [node(evaluate_at_resolutions, ["model", "validation_split", "params:sweep", "params:runtime"],
+            [node(evaluate_at_resolutions, ["model", "validation_split@decoded", "params:sweep", "params:runtime"],
                   "resolution_sweep", name="evaluate_at_resolutions")],
             namespace=run,
             inputs={"model": f"{run}_model", "validation_split": "validation_split"},

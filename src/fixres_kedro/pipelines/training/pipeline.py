@@ -24,6 +24,9 @@ from fixres_kedro.pipelines.training.nodes import (
     train_model,
 )
 
+# The splits by their base names: the nodes read ``train_split@decoded`` and
+# ``validation_split@decoded`` (photos decoded by the catalog, DecodedSplitDataset), and
+# Kedro maps a transcoded name through its base name.
 SHARED_INPUTS = {"train_split", "validation_split", "class_names", "training_checkpoints"}
 SHARED_PARAMETERS = {"seed", "runtime"}
 VARIANTS = ("official", "bn_stats", "none")
@@ -45,7 +48,7 @@ def _run_pipeline(
         train_node,
         node(
             evaluate_model,
-            inputs=["model", "validation_split", "dataset_spec", "history", "params:training", "params:runtime"],
+            inputs=["model", "validation_split@decoded", "dataset_spec", "history", "params:training", "params:runtime"],
             outputs="metrics",
             name="evaluate_model",
         ),
@@ -57,10 +60,10 @@ def _run_pipeline(
         ),
     ]
     if build:
-        builder, builder_inputs = build_dataset, ["train_split", "class_names", "params:dataset", "params:seed", "params:runtime"]
+        builder, builder_inputs = build_dataset, ["train_split@decoded", "class_names", "params:dataset", "params:seed", "params:runtime"]
         if seed is not None:
             builder = update_wrapper(partial(build_dataset, seed=seed), build_dataset)
-            builder_inputs = {"train_split": "train_split", "class_names": "class_names",
+            builder_inputs = {"train_split": "train_split@decoded", "class_names": "class_names",
                               "dataset": "params:dataset", "runtime": "params:runtime"}
         nodes.insert(0, node(
             builder,
@@ -77,7 +80,7 @@ def _run_pipeline(
 def _from_scratch(namespace: str, seed: int | None = None) -> Pipeline:
     train = node(
         train_model,
-        inputs=["train_split", "validation_split", "class_names", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
+        inputs=["train_split@decoded", "validation_split@decoded", "class_names", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
         outputs=["model", "history"],
         name="train_model",
     )
@@ -87,7 +90,7 @@ def _from_scratch(namespace: str, seed: int | None = None) -> Pipeline:
 def _finetune_node() -> Node:
     return node(
         finetune_bn,
-        inputs=["initial_model", "train_split", "validation_split", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
+        inputs=["initial_model", "train_split@decoded", "validation_split@decoded", "dataset_spec", "params:training", "params:runtime", "training_checkpoints"],
         outputs=["model", "history"],
         name="finetune_bn",
     )

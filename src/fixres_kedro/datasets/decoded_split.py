@@ -1,0 +1,201 @@
+"""``DecodedSplitDataset``: a persisted split read back with its photos decoded.
+
+The ``data`` pipeline writes each split as Parquet rows of encoded photos
+(``train_split@bytes``, a ``pandas.ParquetDataset``). The training nodes read the same
+file through this dataset (``train_split@decoded``, Kedro transcoding), so decoding is
+the I/O layer's job and a node never holds the encoded split next to the decoded one:
+
+* the file is read with pyarrow in row batches (``batch_rows``, 256 by default). Arrow
+  reads a whole row group at a time, so the ``@bytes`` entries write row groups of 256
+  rows (``save_args: row_group_size``): then only one row group of encoded photos is in
+  memory at a time. After each one, the memory Arrow's allocator and glibc keep from it
+  is handed back (``release_unused``, ``malloc_trim``); otherwise some 100 MiB of it
+  would add to the peak. A file of one row group still loads, with the whole encoded
+  column read at once;
+* each batch's photos are decoded on a thread pool with
+  ``fixres_kedro.fixres.input_pipeline.decode_image`` and the encoded bytes dropped;
+* ``load`` returns a ``pandas.DataFrame`` with the split's columns (``key``, ``label``,
+  ``class_name``, ``image``) where ``image`` holds RGB ``uint8`` ``(height, width, 3)``
+  arrays.
+
+Decoding happens once per process and file: the last two splits read (the train and the
+validation split of a run) are kept, keyed by the file's resolved path, modification
+time (ns) and size, so the ``initial``, ``finetune`` and ``vanilla`` nodes of one
+``kedro run`` share one decode; a rewritten file is read again. Every ``load`` returns a
+new DataFrame over the same (not copied) arrays: nodes must not modify the pixels.
+
+A photo that cannot be decoded stops the load with a ``DataSourceError`` naming its
+position in the split (``ImageSourceDataset`` skips such photos, so the split is stale
+or damaged). The dataset is read-only: ``save`` refuses, the split is written through
+its ``@bytes`` entry.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from kedro.io.core import AbstractDataset, DatasetError
+
+from fixres_kedro.errors import DataSourceError, UnreadablePhotoError
+
+IMAGE_COLUMN = "image"
+DEFAULT_BATCH_ROWS = 256
+READ_BUFFER_BYTES = 1 << 20  # buffered reads of the file, not one read per column chunk
+
+_CacheKey = tuple[str, int, int]
+_DECODED: OrderedDict[_CacheKey, pd.DataFrame] = OrderedDict()
+_DECODED_SPLITS_KEPT = 2  # the train and the validation split of the current run
+_LOCK = threading.Lock()  # ParallelRunner/ThreadRunner nodes may load concurrently
+
+
+def _default_workers() -> int:
+    from fixres_kedro.fixres.input_pipeline import default_workers  # noqa: PLC0415
+
+    return default_workers()
+
+
+def _trim_heap() -> None:
+    """Return the C heap's free memory to the system (glibc only; else nothing).
+
+    The encoded bytes of every row batch were freed; without this glibc keeps tens of
+    MiB of them resident next to the decoded split for the whole run.
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc
+        pass
+
+
+def clear_cache() -> None:
+    """Forget every decoded split of this process (tests; freeing memory)."""
+    with _LOCK:
+        _DECODED.clear()
+
+
+class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
+    """Load-only: a split's Parquet file with its ``image`` column decoded.
+
+    Example catalog entries (transcoding: the same file, two ways)::
+
+        train_split@bytes:
+          type: pandas.ParquetDataset
+          filepath: data/02_intermediate/train_split.parquet
+
+        train_split@decoded:
+          type: fixres_kedro.datasets.DecodedSplitDataset
+          filepath: data/02_intermediate/train_split.parquet
+
+    ``workers``: decoding threads (0: one per CPU core). ``batch_rows``: rows read and
+    decoded at a time.
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        workers: int = 0,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if batch_rows < 1:
+            raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
+        self._filepath = Path(filepath)
+        self._workers = workers
+        self._batch_rows = batch_rows
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": str(self._filepath),
+            "workers": self._workers,
+            "batch_rows": self._batch_rows,
+        }
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def save(self, data: Any) -> None:
+        raise DatasetError(
+            f"DecodedSplitDataset({self._filepath}) is read-only: save the split through "
+            "its encoded entry (e.g. 'train_split@bytes'), then load '...@decoded'."
+        )
+
+    def _cache_key(self) -> _CacheKey:
+        path = self._filepath.resolve()
+        try:
+            stat = path.stat()
+        except FileNotFoundError as error:
+            raise DatasetError(
+                f"{self._filepath}: no such split file (run the 'data' pipeline first)"
+            ) from error
+        return str(path), stat.st_mtime_ns, stat.st_size
+
+    def load(self) -> pd.DataFrame:
+        with _LOCK:
+            key = self._cache_key()
+            if key not in _DECODED:
+                # Drop an older decode of this same path before decoding the new file.
+                for stale in [k for k in _DECODED if k[0] == key[0]]:
+                    del _DECODED[stale]
+                _DECODED[key] = self._read(key[0])
+                while len(_DECODED) > _DECODED_SPLITS_KEPT:
+                    _DECODED.popitem(last=False)
+            _DECODED.move_to_end(key)
+            # A new frame over the same column arrays (and the same image arrays).
+            return _DECODED[key].copy(deep=False)
+
+    def _read(self, path: str) -> pd.DataFrame:
+        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        from fixres_kedro.fixres.input_pipeline import decode_image  # noqa: PLC0415
+
+        pool_release = pa.default_memory_pool().release_unused
+        parquet = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
+        names = parquet.schema_arrow.names
+        if IMAGE_COLUMN not in names:
+            raise DatasetError(f"{path}: a split needs an '{IMAGE_COLUMN}' column, got {names}")
+        count = parquet.metadata.num_rows
+        others = [name for name in names if name != IMAGE_COLUMN]
+        images: list[np.ndarray] = []
+        parts: list[pd.DataFrame] = []
+
+        def decode(numbered: tuple[int, bytes]) -> np.ndarray:
+            index, blob = numbered
+            try:
+                return decode_image(blob)
+            except UnreadablePhotoError as error:  # the source's load skips these: stale?
+                raise DataSourceError(
+                    f"data.path: photo {index} of the split {path} ({count} photos) cannot "
+                    f"be decoded ({error})"
+                ) from error
+
+        with ThreadPoolExecutor(self._workers or _default_workers()) as pool:
+            for batch in parquet.iter_batches(batch_size=self._batch_rows, use_threads=False):
+                encoded = batch.column(IMAGE_COLUMN).to_pylist()
+                start = len(images)
+                images.extend(pool.map(decode, enumerate(encoded, start)))
+                del encoded
+                parts.append(batch.select(others).to_pandas())
+                del batch
+                # Arrow's allocator (mimalloc) and glibc keep the freed pages of the
+                # batches read so far: hand them back as we go, or they add some 100 MiB
+                # to the peak next to the decoded photos.
+                pool_release()
+                _trim_heap()
+        del parquet
+        pool_release()
+        frame = (
+            pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=others)
+        )
+        column = np.empty(len(images), dtype=object)  # 1-D: never stacked into 4-D
+        for index, image in enumerate(images):
+            column[index] = image
+        frame[IMAGE_COLUMN] = column
+        return frame[names]
