@@ -10,7 +10,6 @@ from fixres_kedro.errors import InvalidParameterError
 from fixres_kedro.fixres.input_pipeline import RECIPES, SHUFFLE_MODES
 from fixres_kedro.fixres.model import FINETUNE_VARIANTS, PRECISIONS
 
-
 RUNS = ("initial", "finetune", "vanilla")
 # Keys that may be left out (their defaults are the example's).
 OPTIONAL_KEYS = (

@@ -15,7 +15,12 @@ from kedro_datasets.pandas import ParquetDataset
 from fixres_kedro.datasets import DecodedSplitDataset
 from fixres_kedro.datasets import decoded_split as module
 from fixres_kedro.errors import DataSourceError
-from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_image, decode_split
+from fixres_kedro.fixres.input_pipeline import (
+    ImageBatches,
+    InputPipeline,
+    decode_image,
+    decode_split,
+)
 
 from .conftest import jpeg_bytes
 

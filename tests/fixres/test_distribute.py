@@ -7,16 +7,21 @@ devices must be configured before the backend starts.
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ProcessPoolExecutor
 
 import keras
 import numpy as np
 import pytest
 
 from fixres_kedro.errors import InvalidParameterError
+from fixres_kedro.fixres import distribute
+from fixres_kedro.fixres.distribute import data_parallel, worker_number
 from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
 
 BACKEND = keras.backend.backend()
@@ -87,11 +92,9 @@ def test_two_devices_train_to_the_weights_of_one(tmp_path):
     output = tmp_path / "weights.npz"
     env = {**os.environ, "KERAS_BACKEND": BACKEND, "TF_CPP_MIN_LOG_LEVEL": "3",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    result = subprocess.run([sys.executable, str(script), str(output)], env=env,
+    result = subprocess.run([sys.executable, str(script), str(output)], env=env, check=False,
                             capture_output=True, text=True, timeout=500)
     assert result.returncode == 0, result.stderr[-3000:]
-    import json
-
     info = json.loads((tmp_path / "weights.npz.json").read_text())
     count = info["count"]
     with np.load(output) as arrays:
@@ -151,17 +154,10 @@ def test_a_batch_that_does_not_divide_by_the_devices_is_refused():
 
 
 def _worker_number() -> int | None:
-    from fixres_kedro.fixres.distribute import worker_number
-
     return worker_number()
 
 
 def test_parallel_runner_workers_get_one_gpu_each_and_no_preallocation(monkeypatch):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from fixres_kedro.fixres import distribute
-
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         assert isinstance(pool.submit(_worker_number).result(), int)
     assert distribute.worker_number() is None
@@ -188,8 +184,6 @@ def test_parallel_runner_workers_get_one_gpu_each_and_no_preallocation(monkeypat
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's multi-worker set-up")
 def test_several_tensorflow_workers_are_refused_with_the_way_out(monkeypatch):
-    from fixres_kedro.fixres.distribute import data_parallel
-
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}')
     with pytest.raises(InvalidParameterError, match="need the JAX backend"):
         with data_parallel(True):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-
 COUNTED = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import keras
-import numpy as np
 import pandas as pd
 from PIL import Image
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
-from kedro.utils import find_kedro_project
 from kedro.pipeline import Pipeline, node
+from kedro.utils import find_kedro_project
 
 from fixres_kedro.pipelines.seeds.nodes import RUNS, summarise_seeds
 from fixres_kedro.pipelines.training.pipeline import protocol_pipeline

@@ -3,7 +3,9 @@
 Each node is a thin, typed wrapper around ``fixres_kedro.fixres``; the same functions
 serve the ``initial`` (128 px), ``finetune`` (FixRes, 224 px) and ``vanilla`` (224 px)
 namespaces, with their parameters under ``<namespace>.dataset`` and
-``<namespace>.training``.
+``<namespace>.training``.  The splits come from the catalog's ``*_split@decoded`` entries: DataFrames
+whose ``image`` column holds decoded uint8 photos (encoded bytes work too, decoded once
+per process).
 """
 
 from __future__ import annotations
