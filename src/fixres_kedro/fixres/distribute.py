@@ -131,10 +131,11 @@ _TF_STRATEGIES: dict[str, object] = {}
 def _tf_strategy():
     """The process's MirroredStrategy (made once: its collectives are set up then).
 
-    Several hosts are refused under TensorFlow: Keras hands a ``PyDataset`` to
-    ``tf.distribute`` as a generator dataset whose batches TensorFlow would shard
-    whole between the workers, not split into each worker's share of one global
-    batch. Use the JAX backend for several hosts.
+    Several hosts are refused under TensorFlow: Keras 3's ``fit`` fails under
+    ``MultiWorkerMirroredStrategy`` on a per-worker dataset (the only way to give each
+    worker its share of a global batch; ``scripts/tf_multiworker_repro.py``), and a
+    ``PyDataset`` would be sharded between workers by whole batches. Use the JAX
+    backend for several hosts.
     """
     import tensorflow as tf  # noqa: PLC0415
 
