@@ -35,9 +35,6 @@ from fixres_kedro.errors import InvalidParameterError
 
 logger = logging.getLogger(__name__)
 
-DISTRIBUTED_BACKENDS = ("jax", "tensorflow")
-
-
 @dataclass
 class Replicas:
     """Where a data-parallel node runs: how many devices share each global batch.
@@ -106,8 +103,8 @@ def initialize_processes() -> None:
 
     JAX: Keras' ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` (the coordinator first, comma
     separated), ``KERAS_DISTRIBUTION_NUM_PROCESSES`` and
-    ``KERAS_DISTRIBUTION_PROCESS_ID`` start ``jax.distributed``. TensorFlow reads
-    ``TF_CONFIG`` itself when the strategy is made. Nothing happens otherwise.
+    ``KERAS_DISTRIBUTION_PROCESS_ID`` start ``jax.distributed``. Nothing happens
+    otherwise (several hosts under TensorFlow are refused: ``_tf_strategy``).
     """
     if keras.backend.backend() != "jax" or "KERAS_DISTRIBUTION_NUM_PROCESSES" not in os.environ:
         return
