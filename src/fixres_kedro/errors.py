@@ -1,24 +1,31 @@
-"""Errors that are the user's to fix (a parameter, a path, a photo), not bugs.
+"""Errors that are the user's to fix, and how ``kedro run`` finds them.
 
-``kedro run`` reports them as one ``Error: ...`` line (see ``fixres_kedro.cli``);
-everything else keeps its full traceback.
+The errors themselves live in the core (``fixres_kedro.fixres.errors``); the one that
+belongs to Kedro's I/O layer is here: ``DataSourceError``, a ``DatasetError`` so that
+Kedro reports it as the dataset's. ``kedro run`` prints any of them as one
+``Error: ...`` line (``fixres_kedro.cli``); everything else keeps its traceback.
 """
 
 from __future__ import annotations
 
 from kedro.io.core import DatasetError
 
+from fixres_kedro.fixres.errors import (
+    CheckpointInUseError,
+    DamagedFileError,
+    DiskFullError,
+    FixResError,
+    InvalidParameterError,
+    NothingToSummariseError,
+    Problem,
+    UnreadablePhotoError,
+)
 
-class FixResError(Exception):
-    """Base class of the errors a user fixes in configuration or data."""
-
-
-class InvalidParameterError(FixResError, ValueError):
-    """A parameter value the experiment cannot run with."""
-
-
-class NothingToSummariseError(FixResError, ValueError):
-    """A summary was asked for before any of its inputs exist."""
+__all__ = [
+    "CheckpointInUseError", "DamagedFileError", "DataSourceError", "DiskFullError",
+    "FixResError", "InvalidParameterError", "NothingToSummariseError", "Problem",
+    "UnreadablePhotoError", "find_user_error",
+]
 
 
 class DataSourceError(FixResError, DatasetError):
@@ -35,11 +42,3 @@ def find_user_error(error: BaseException) -> FixResError | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
-
-
-class UnreadablePhotoError(FixResError, ValueError):
-    """One encoded photo that cannot be decoded (empty, not an image, damaged, too large).
-
-    ``ImageSourceDataset.load`` skips such photos with a warning; ``decode_split`` reports
-    one that reaches it anyway as a ``DataSourceError``.
-    """

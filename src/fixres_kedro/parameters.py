@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fixres_kedro.datasets.tfds_order import slice_bounds
 from fixres_kedro.errors import InvalidParameterError
 from fixres_kedro.fixres.input_pipeline import RECIPES, SHUFFLE_MODES
 from fixres_kedro.fixres.model import FINETUNE_VARIANTS, PRECISIONS
+from fixres_kedro.fixres.tfds_order import slice_bounds
 
 RUNS = ("initial", "finetune", "vanilla")
 # Keys that may be left out (their defaults are the example's).

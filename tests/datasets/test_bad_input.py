@@ -21,9 +21,9 @@ import pytest
 from PIL import Image
 
 from fixres_kedro.datasets import ImageSourceDataset
-from fixres_kedro.datasets.image_source import MAX_DECODE_SIDE, check_photo
 from fixres_kedro.errors import DataSourceError, UnreadablePhotoError
-from fixres_kedro.fixres.input_pipeline import decode_image, decode_split
+from fixres_kedro.fixres.input_pipeline import decode_split
+from fixres_kedro.fixres.photos import MAX_DECODE_SIDE, check_photo, decode_photo
 from fixres_kedro.pipelines.data.nodes import split_dataset
 
 from ..conftest import ARCHIVE, copy_project
@@ -112,7 +112,7 @@ both_sources = pytest.mark.parametrize("source", ["archive", "image_folder"], in
 
 def assert_rgb(images) -> None:
     for encoded in images:
-        decoded = decode_image(encoded)
+        decoded = decode_photo(encoded)
         assert decoded.dtype == np.uint8
         assert decoded.ndim == 3 and decoded.shape[2] == 3
 
@@ -294,7 +294,7 @@ def test_other_formats_and_modes_are_kept_and_decode_to_rgb(source, caplog):
         by_key = dict(zip(photos["key"], photos["image"]))
         for case, (file, data, expected, tolerance) in CONVERTED.items():
             assert by_key[f"tulips/{file}"] == data, case  # stored as they are
-            decoded = decode_image(by_key[f"tulips/{file}"])
+            decoded = decode_photo(by_key[f"tulips/{file}"])
             assert decoded.dtype == np.uint8, case
             assert decoded.shape == (12, 16, 3), case  # EXIF orientation is not applied
             if expected is not None:
@@ -308,9 +308,9 @@ def test_other_formats_and_modes_are_kept_and_decode_to_rgb(source, caplog):
 def test_decoded_like_tensorflow(case):
     tf = pytest.importorskip("tensorflow")
     _, data, _, _ = CONVERTED[case]
-    theirs = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
+    theirs = tf.io.decode_photo(data, channels=3, expand_animations=False).numpy()
     tolerance = 6 if "jpeg" in case else 0  # libjpeg's IDCT / upsampling settings differ
-    np.testing.assert_allclose(decode_image(data).astype(int), theirs.astype(int), atol=tolerance)
+    np.testing.assert_allclose(decode_photo(data).astype(int), theirs.astype(int), atol=tolerance)
 
 
 # --- huge photos ---------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def test_a_huge_jpeg_is_kept_and_decoded_reduced(make_archive, flower_photos, hu
         f"1 photo longer than {MAX_DECODE_SIDE} px will be decoded reduced to at most "
         f"{MAX_DECODE_SIDE} px: flower_photos/daisy/huge.jpg (12000x9000)"
     ) in infos_of(caplog)
-    decoded = decode_image(photos.set_index("key").loc["daisy/huge.jpg", "image"])
+    decoded = decode_photo(photos.set_index("key").loc["daisy/huge.jpg", "image"])
     assert decoded.shape == (1125, 1500, 3)  # libjpeg's 1/8 DCT scaling
     assert decoded.dtype == np.uint8
     assert abs(int(decoded[500, 100, 0]) - 200) <= 2 and abs(int(decoded[500, 1400, 0]) - 90) <= 2
@@ -347,7 +347,7 @@ def test_a_huge_jpeg_is_kept_and_decoded_reduced(make_archive, flower_photos, hu
 
 def test_a_large_png_is_decoded_reduced_by_an_integer_factor():
     image = noise("RGB", (4100, 50), 8)
-    decoded = decode_image(encode(image, "PNG"))
+    decoded = decode_photo(encode(image, "PNG"))
     assert decoded.shape == (17, 1367, 3)  # reduce(3): ceil(4100 / 3) = 1367 <= 2048
 
 
@@ -382,15 +382,15 @@ def test_photos_too_large_to_decode_are_skipped(make_archive, flower_photos, cap
         "Image.MAX_IMAGE_PIXELS=1000000 even decoded at 1/8)"
     ]
     with pytest.raises(UnreadablePhotoError, match="too large"):
-        decode_image(big["flower_photos/roses/big.png"])
+        decode_photo(big["flower_photos/roses/big.png"])
 
 
 def test_decode_split_stops_on_one_line_for_a_photo_it_cannot_decode():
     """A split written before the checks (or from tfds) holding a bad photo."""
     good = encode(noise("RGB", (8, 6), 9), "PNG")
-    with pytest.raises(DataSourceError) as error:
+    with pytest.raises(UnreadablePhotoError) as error:
         decode_split([good, b"not a photo", good], workers=1)
-    assert str(error.value) == "data.path: photo 1 of a split of 3 cannot be decoded (not an image)"
+    assert str(error.value) == "photo 1 of a split of 3 cannot be decoded (not an image)"
 
 
 # --- layout: folders that are not classes, photos at the wrong depth ----------------------

@@ -15,12 +15,8 @@ from kedro_datasets.pandas import ParquetDataset
 from fixres_kedro.datasets import DecodedSplitDataset
 from fixres_kedro.datasets import decoded_split as module
 from fixres_kedro.errors import DataSourceError
-from fixres_kedro.fixres.input_pipeline import (
-    ImageBatches,
-    InputPipeline,
-    decode_image,
-    decode_split,
-)
+from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split
+from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photo
 
 from .conftest import jpeg_bytes
 
@@ -54,7 +50,7 @@ def written(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     return path, split
 
 
-def test_load_decodes_every_photo_as_decode_image_does(written):
+def test_load_decodes_every_photo_as_decode_photo_does(written):
     path, split = written
     # batch_rows 5: several row batches, the last one short.
     loaded = DecodedSplitDataset(filepath=str(path), workers=2, batch_rows=5).load()
@@ -62,7 +58,7 @@ def test_load_decodes_every_photo_as_decode_image_does(written):
     assert len(loaded) == len(split)
     pd.testing.assert_frame_equal(loaded.drop(columns="image"), split.drop(columns="image"))
     for image, blob in zip(loaded["image"], split["image"]):
-        expected = decode_image(blob)
+        expected = decode_photo(blob)
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
         np.testing.assert_array_equal(image, expected)
 
@@ -115,8 +111,8 @@ def test_a_rewritten_file_is_read_again(written):
     after = dataset.load()
     assert len(before) == 23 and len(after) == 7
     for image, blob in zip(after["image"], changed["image"]):
-        np.testing.assert_array_equal(image, decode_image(blob))
-    assert len(module._DECODED) == 1  # the stale decode of that path was dropped
+        np.testing.assert_array_equal(image, decode_photo(blob))
+    assert len(DECODED_SPLITS._kept) == 1  # the stale decode of that path was dropped
 
 
 def test_an_undecodable_photo_stops_with_its_position(tmp_path):
@@ -126,7 +122,7 @@ def test_an_undecodable_photo_stops_with_its_position(tmp_path):
     ParquetDataset(filepath=str(path)).save(split)
     with pytest.raises(DataSourceError, match=r"photo 6 of the split .*validation_split\.parquet \(9 photos\)"):
         DecodedSplitDataset(filepath=str(path), batch_rows=4).load()
-    assert module._DECODED == {}
+    assert not DECODED_SPLITS._kept
 
 
 def test_save_is_refused_and_describe_names_the_file(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixres_kedro.datasets import ImageSourceDataset
-from fixres_kedro.datasets.tfds_order import tfds_hash
+from fixres_kedro.fixres.tfds_order import tfds_hash
 from fixres_kedro.pipelines.data.nodes import split_dataset
 
 from .conftest import TF_FLOWERS_LABELS

@@ -14,9 +14,8 @@ from PIL import Image
 from fixres_kedro.fixres.input_pipeline import (
     ImageBatches,
     InputPipeline,
-    decode_image,
-    decode_split,
 )
+from fixres_kedro.fixres.photos import decode_photo
 
 N_IMAGES = 20
 BATCH = 6
@@ -257,40 +256,20 @@ def _photos() -> dict[str, tuple[bytes, np.ndarray, int]]:
 
 
 @pytest.mark.parametrize("name", list(_photos()))
-def test_decode_image_gives_rgb_uint8(name):
+def test_decode_photo_gives_rgb_uint8(name):
     encoded, expected, tolerance = _photos()[name]
-    decoded = decode_image(encoded)
+    decoded = decode_photo(encoded)
     assert decoded.shape == (12, 16, 3)
     assert decoded.dtype == np.uint8
     np.testing.assert_allclose(decoded.astype(int), expected.astype(int), atol=tolerance)
 
 
 @pytest.mark.parametrize("name", list(_photos()))
-def test_decode_image_matches_tf_decode_image(name):
+def test_decode_photo_matches_tf_decode_photo(name):
     tf = pytest.importorskip("tensorflow")
     encoded, _, _ = _photos()[name]
-    theirs = tf.io.decode_image(encoded, channels=3, expand_animations=False).numpy()
-    np.testing.assert_array_equal(decode_image(encoded), theirs)
-
-
-def test_decode_split_caches_by_content():
-    rng = np.random.default_rng(1)
-    arrays = [rng.integers(0, 256, (8 + i, 9, 3), dtype=np.uint8) for i in range(5)]
-    encoded = [_encode(Image.fromarray(a), "PNG") for a in arrays]
-
-    first = decode_split(encoded, workers=2)
-    assert len(first) == len(arrays)
-    for decoded, array in zip(first, arrays):
-        np.testing.assert_array_equal(decoded, array)
-    assert decode_split(list(encoded), workers=1) is first  # same content, new list
-
-    # Two other splits later, the first is gone from the cache and decoded anew.
-    decode_split(encoded[:2], workers=1)
-    decode_split(encoded[2:], workers=1)
-    again = decode_split(encoded, workers=1)
-    assert again is not first
-    for decoded, array in zip(again, arrays):
-        np.testing.assert_array_equal(decoded, array)
+    theirs = tf.io.decode_photo(encoded, channels=3, expand_animations=False).numpy()
+    np.testing.assert_array_equal(decode_photo(encoded), theirs)
 
 
 def test_from_split_decodes_and_batches():

@@ -13,7 +13,7 @@ the I/O layer's job and a node never holds the encoded split next to the decoded
   would add to the peak. A file of one row group still loads, with the whole encoded
   column read at once;
 * each batch's photos are decoded on a thread pool with
-  ``fixres_kedro.fixres.input_pipeline.decode_image`` and the encoded bytes dropped;
+  ``fixres_kedro.fixres.photos.decode_photos`` and the encoded bytes dropped;
 * ``load`` returns a ``pandas.DataFrame`` with the split's columns (``key``, ``label``,
   ``class_name``, ``image``) where ``image`` holds RGB ``uint8`` ``(height, width, 3)``
   arrays.
@@ -33,9 +33,6 @@ its ``@bytes`` entry.
 from __future__ import annotations
 
 import ctypes
-import threading
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +40,15 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
 
-from fixres_kedro.errors import DataSourceError, UnreadablePhotoError
+from fixres_kedro.errors import DataSourceError
+from fixres_kedro.fixres.errors import UnreadablePhotoError
+from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photos
 
 IMAGE_COLUMN = "image"
 DEFAULT_BATCH_ROWS = 256
 READ_BUFFER_BYTES = 1 << 20  # buffered reads of the file, not one read per column chunk
 
 _CacheKey = tuple[str, int, int]
-_DECODED: OrderedDict[_CacheKey, pd.DataFrame] = OrderedDict()
-_DECODED_SPLITS_KEPT = 2  # the train and the validation split of the current run
-_LOCK = threading.Lock()  # ParallelRunner/ThreadRunner nodes may load concurrently
-
-
-def _default_workers() -> int:
-    from fixres_kedro.fixres.input_pipeline import default_workers  # noqa: PLC0415
-
-    return default_workers()
 
 
 def _trim_heap() -> None:
@@ -75,8 +65,7 @@ def _trim_heap() -> None:
 
 def clear_cache() -> None:
     """Forget every decoded split of this process (tests; freeing memory)."""
-    with _LOCK:
-        _DECODED.clear()
+    DECODED_SPLITS.clear()
 
 
 class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
@@ -137,24 +126,16 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         return str(path), stat.st_mtime_ns, stat.st_size
 
     def load(self) -> pd.DataFrame:
-        with _LOCK:
-            key = self._cache_key()
-            if key not in _DECODED:
-                # Drop an older decode of this same path before decoding the new file.
-                for stale in [k for k in _DECODED if k[0] == key[0]]:
-                    del _DECODED[stale]
-                _DECODED[key] = self._read(key[0])
-                while len(_DECODED) > _DECODED_SPLITS_KEPT:
-                    _DECODED.popitem(last=False)
-            _DECODED.move_to_end(key)
-            # A new frame over the same column arrays (and the same image arrays).
-            return _DECODED[key].copy(deep=False)
+        key = self._cache_key()
+        # An older decode of this same path (a rewritten file) is dropped first.
+        frame = DECODED_SPLITS.get(key, lambda: self._read(key[0]),
+                                   same_source=lambda other: other[0] == key[0])
+        # A new frame over the same column arrays (and the same image arrays).
+        return frame.copy(deep=False)
 
     def _read(self, path: str) -> pd.DataFrame:
         import pyarrow as pa  # noqa: PLC0415
         import pyarrow.parquet as pq  # noqa: PLC0415
-
-        from fixres_kedro.fixres.input_pipeline import decode_image  # noqa: PLC0415
 
         pool_release = pa.default_memory_pool().release_unused
         parquet = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
@@ -166,29 +147,24 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         images: list[np.ndarray] = []
         parts: list[pd.DataFrame] = []
 
-        def decode(numbered: tuple[int, bytes]) -> np.ndarray:
-            index, blob = numbered
+        for batch in parquet.iter_batches(batch_size=self._batch_rows, use_threads=False):
+            encoded = batch.column(IMAGE_COLUMN).to_pylist()
+            start = len(images)
             try:
-                return decode_image(blob)
+                images.extend(decode_photos(
+                    encoded, self._workers,
+                    lambda index, start=start: f"photo {start + index} of the split {path} ({count} photos)",
+                ))
             except UnreadablePhotoError as error:  # the source's load skips these: stale?
-                raise DataSourceError(
-                    f"data.path: photo {index} of the split {path} ({count} photos) cannot "
-                    f"be decoded ({error})"
-                ) from error
-
-        with ThreadPoolExecutor(self._workers or _default_workers()) as pool:
-            for batch in parquet.iter_batches(batch_size=self._batch_rows, use_threads=False):
-                encoded = batch.column(IMAGE_COLUMN).to_pylist()
-                start = len(images)
-                images.extend(pool.map(decode, enumerate(encoded, start)))
-                del encoded
-                parts.append(batch.select(others).to_pandas())
-                del batch
-                # Arrow's allocator (mimalloc) and glibc keep the freed pages of the
-                # batches read so far: hand them back as we go, or they add some 100 MiB
-                # to the peak next to the decoded photos.
-                pool_release()
-                _trim_heap()
+                raise DataSourceError(f"data.path: {error}") from error
+            del encoded
+            parts.append(batch.select(others).to_pandas())
+            del batch
+            # Arrow's allocator (mimalloc) and glibc keep the freed pages of the
+            # batches read so far: hand them back as we go, or they add some 100 MiB
+            # to the peak next to the decoded photos.
+            pool_release()
+            _trim_heap()
         del parquet
         pool_release()
         frame = (

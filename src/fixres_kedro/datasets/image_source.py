@@ -24,7 +24,7 @@ through ``IEND``), other formats are decoded. Then:
 
 * skipped, with ONE warning line per kind that counts them and names a few:
   photo files that cannot be decoded (empty, not an image, truncated or damaged, too
-  large: see ``open_photo``); photo files at another depth (``root/x.jpg``,
+  large: see ``fixres_kedro.fixres.photos.open_photo``); photo files at another depth (``root/x.jpg``,
   ``root/daisy/thumbs/x.jpg``); folders ``root/<name>/`` without a usable photo (an
   empty class folder, ``root/notes/`` with a README), which are not classes;
 * handled: grayscale, CMYK, palette, RGBA and 16-bit photos are kept (``decode_photo``
@@ -40,9 +40,7 @@ tfds'.
 
 from __future__ import annotations
 
-import io
 import logging
-import os
 import tarfile
 import zipfile
 import zlib
@@ -51,13 +49,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset
-from PIL import Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
-from fixres_kedro.datasets.tfds_order import tfds_order
-from fixres_kedro.errors import DataSourceError, UnreadablePhotoError
+from fixres_kedro.errors import DataSourceError
+from fixres_kedro.fixres.errors import UnreadablePhotoError
+from fixres_kedro.fixres.photos import MAX_DECODE_SIDE, check_photo, default_workers
+from fixres_kedro.fixres.tfds_order import tfds_order
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +64,8 @@ TF_FLOWERS_CLASSES = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 LAYOUT = "<root>/<class>/<file>.jpg"
 PHOTO_DEPTH = 3  # root/class/file
-# Photos longer than this are decoded reduced (tf_flowers' longest side is 1024 px; the
-# largest size any input pipeline resizes to is 392 px).
-MAX_DECODE_SIDE = 2048
 NAMES_SHOWN = 5  # a warning names this many files, then says "and N more"
 
-_JPEG_SIGNATURE = b"\xff\xd8\xff"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_END = b"\xff\xd9"  # EOI: entropy-coded data never holds it (0xFF is stuffed)
-_CHECK_SCALE = 8  # JPEGs are checked decoded at 1/8 scale (libjpeg's DCT scaling)
 
 
 class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
@@ -168,151 +159,6 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
         return pd.DataFrame(rows, columns=["key", "label", "class_name", "image"])
 
 
-# --- one photo: open, check, decode ---------------------------------------------------
-
-
-def open_photo(encoded: bytes) -> Image.Image:
-    """The photo opened by PIL (header read, pixels not decoded yet).
-
-    JPEG and PNG files open through their PIL plugins directly, so PIL's
-    decompression-bomb check of ``Image.open`` (a warning above
-    ``Image.MAX_IMAGE_PIXELS``, an error above twice that) never fires; this limit
-    replaces it: a photo is too large when the pixels held while decoding it (after
-    the JPEG DCT scaling of ``decode_photo``) exceed ``Image.MAX_IMAGE_PIXELS``
-    (89,478,485 by default). A 12000x9000 JPEG is fine (decoded at 1/8, 1500x1125); a
-    12000x9000 PNG is too large. Other formats keep ``Image.open``'s own check.
-
-    Raises ``UnreadablePhotoError`` (empty file, not an image, damaged header, too large).
-    """
-    if not encoded:
-        raise UnreadablePhotoError("empty file")
-    fp = io.BytesIO(encoded)
-    try:
-        if encoded.startswith(_JPEG_SIGNATURE):
-            image = JpegImagePlugin.JpegImageFile(fp)
-        elif encoded.startswith(_PNG_SIGNATURE):
-            image = PngImagePlugin.PngImageFile(fp)
-        else:
-            image = Image.open(fp)
-    except Image.DecompressionBombError as error:
-        raise UnreadablePhotoError(f"too large: {error}") from error
-    except Exception as error:  # PIL raises many kinds (OSError, SyntaxError, ...)
-        raise UnreadablePhotoError(_reason(error)) from error
-    limit = Image.MAX_IMAGE_PIXELS
-    width, height = image.size
-    scale = _decode_scale(image, MAX_DECODE_SIDE)
-    held = -(-width // scale) * -(-height // scale)
-    if limit is not None and held > limit:
-        image.close()
-        reduced = f" even decoded at 1/{scale}" if scale > 1 else ""
-        raise UnreadablePhotoError(
-            f"too large: {width}x{height} pixels, more than "
-            f"Image.MAX_IMAGE_PIXELS={limit}{reduced}"
-        )
-    return image
-
-
-def check_photo(encoded: bytes) -> tuple[int, int]:
-    """``(width, height)`` of a photo that ``decode_photo`` will decode, else raise.
-
-    Cheaper than a decode: a JPEG must end its scans with the end-of-image marker and
-    is decoded at 1/8 scale (libjpeg still parses the whole entropy-coded stream, so
-    truncated or broken data fails here as in a full decode, for about 2/3 of its
-    cost); a PNG is verified (every chunk's CRC, through ``IEND``; no pixels); other
-    formats are decoded.
-
-    Raises ``UnreadablePhotoError``.
-    """
-    image = open_photo(encoded)
-    with image:
-        size = image.size
-        try:
-            if image.format == "JPEG":
-                # A scan must end with the end-of-image marker; TF refuses a JPEG without
-                # it, while libjpeg may fill a zero-padded one with grey without error.
-                if encoded.rfind(_JPEG_END) < image.tile[0][2]:  # the scan's offset
-                    raise UnreadablePhotoError("truncated: no end-of-image marker")
-                width, height = size
-                image.draft("RGB", (max(1, width // _CHECK_SCALE), max(1, height // _CHECK_SCALE)))
-                image.load()
-            elif image.format == "PNG":
-                image.verify()
-            else:
-                image.load()
-        except Exception as error:  # noqa: BLE001 - any failure makes the photo unreadable
-            raise UnreadablePhotoError(_reason(error)) from error
-    return size
-
-
-def decode_photo(encoded: bytes, max_side: int = MAX_DECODE_SIDE) -> np.ndarray:
-    """An encoded photo as an RGB ``uint8`` array ``(height, width, 3)``.
-
-    As ``tf.image.decode_image(channels=3)``: grayscale and 1-bit are repeated on the
-    three channels, palette photos (with or without transparency) take their palette's
-    colours, the alpha of RGBA/LA photos is dropped (not composited), 16-bit photos keep
-    their high byte; CMYK JPEGs are converted by PIL, which reads them as Adobe's inverted
-    CMYK (what Photoshop writes, with an Adobe marker); one without that marker is read
-    uninverted, as libjpeg and TF do. EXIF orientation is ignored (the photo is not
-    rotated), as TF and tfds do.
-
-    Unlike TF, a photo longer than ``max_side`` (2048) px is decoded reduced so that its
-    long side is at most ``max_side``: JPEGs by libjpeg's DCT scaling (1/2, 1/4 or 1/8,
-    cheap in time and memory), then, for what is left, an integer box reduction
-    (``Image.reduce``). No tf_flowers photo is that large.
-
-    Raises ``UnreadablePhotoError`` (see ``open_photo``).
-    """
-    image = open_photo(encoded)
-    with image:
-        try:
-            scale = _decode_scale(image, max_side)
-            if scale > 1:
-                width, height = image.size
-                image.draft("RGB", (max(1, width // scale), max(1, height // scale)))
-            image.load()
-            rgb = _to_rgb(image)
-            longest = max(rgb.size)
-            if longest > max_side:
-                rgb = rgb.reduce(-(-longest // max_side))
-            return np.asarray(rgb)
-        except Exception as error:  # noqa: BLE001 - any failure makes the photo unreadable
-            raise UnreadablePhotoError(_reason(error)) from error
-
-
-def _decode_scale(image: Image.Image, max_side: int) -> int:
-    """The JPEG DCT scaling (1, 2, 4 or 8) that brings the long side to ``max_side``."""
-    if image.format != "JPEG":
-        return 1
-    longest = max(image.size)
-    for scale in (1, 2, 4):
-        if -(-longest // scale) <= max_side:
-            return scale
-    return 8
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    mode = image.mode
-    if mode.startswith("I;16") or (mode == "I" and image.format == "PNG"):
-        # 16-bit grayscale (Pillow < 11 opens it as "I"): the high byte, as TF; PIL clips.
-        high = np.clip(np.asarray(image) >> 8, 0, 255).astype(np.uint8)
-        return Image.fromarray(high).convert("RGB")
-    if mode == "CMYK" and image.format == "JPEG" and "adobe" not in image.info:
-        image = image.point(lambda value: 255 - value)  # PIL assumes Adobe's inverted CMYK
-    if mode == "PA" or (mode == "P" and "transparency" in image.info):
-        image = image.convert("RGBA")  # the colours, without PIL's transparency warning
-    return image.convert("RGB")
-
-
-def _reason(error: BaseException) -> str:
-    """A short reason for a photo that cannot be decoded."""
-    if isinstance(error, UnreadablePhotoError):
-        return str(error)
-    if isinstance(error, UnidentifiedImageError) or str(error) == "not identified by this driver":
-        return "not an image"
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
 # --- reading an archive or a folder ---------------------------------------------------
 
 
@@ -382,13 +228,6 @@ def _check(encoded: bytes) -> tuple[tuple[int, int] | None, str | None]:
         return None, str(error)
 
 
-def _workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _listing(names: Iterable[str]) -> str:
     """``a, b, c, d, e and 3 more``."""
     names = list(names)
@@ -412,7 +251,7 @@ def _read_and_check(
     misplaced: list[str] = []
     folders: set[str] = set()
     checks: dict[str, Future] = {}
-    pool = ThreadPoolExecutor(_workers(), thread_name_prefix="check_photo")
+    pool = ThreadPoolExecutor(default_workers(), thread_name_prefix="check_photo")
     try:
         for name, is_dir, blob in entries:
             parts = PurePosixPath(name).parts

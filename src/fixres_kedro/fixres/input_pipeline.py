@@ -12,17 +12,14 @@ The example's ``make_dataset`` picks one of two preprocessing functions:
 ``InputPipeline`` is the recipe (what a dataset builder node produces and the catalog
 stores as JSON); ``ImageBatches`` applies it to decoded photos and feeds ``model.fit``.
 Photos are decoded once per process and split, never once per epoch: by the catalog
-(``DecodedSplitDataset``, the ``*_split@decoded`` entries) or by ``decode_split``;
+(``DecodedSplitDataset``, the ``*_split@decoded`` entries; ``fixres.photos``);
 random draws come from ``(seed, epoch, batch)`` so that any worker order, and a resumed
 run, sees the same batches.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -31,9 +28,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from fixres_kedro.datasets.image_source import decode_photo
-from fixres_kedro.errors import DataSourceError, InvalidParameterError, UnreadablePhotoError
 from fixres_kedro.fixres import transforms
+from fixres_kedro.fixres.errors import InvalidParameterError
+from fixres_kedro.fixres.photos import decode_photos, default_workers
 
 RECIPES = ("initial", "finetune")
 SHUFFLE_MODES = ("examples", "batches", "none")
@@ -165,84 +162,21 @@ class InputPipeline:
         return out
 
 
-def decode_image(encoded: bytes) -> np.ndarray:
-    """Decode one encoded photo (JPEG, PNG, ...) to an RGB uint8 HxWx3 array.
+def decode_split(photos: Sequence[bytes] | Sequence[np.ndarray], workers: int = 0) -> list[np.ndarray]:
+    """A split's photos as decoded arrays.
 
-    As ``tf.image.decode_image(channels=3)`` would: grayscale, 1-bit, palette (with or
-    without transparency), RGBA/LA (alpha dropped, not composited) and 16-bit photos
-    (high byte) become RGB; CMYK JPEGs are read as Adobe's inverted CMYK when they carry
-    Adobe's marker (PIL does this itself) and uninverted otherwise (as libjpeg and TF).
-    EXIF orientation is ignored: the photo is NOT rotated, as in TF and tfds.
-
-    Unlike TF, a photo longer than ``MAX_DECODE_SIDE`` (2048) px is decoded reduced to
-    at most that (JPEG DCT scaling, then an integer box reduction), which keeps memory
-    bounded; tf_flowers' photos are at most 1024 px. See
-    ``fixres_kedro.datasets.image_source.decode_photo``.
-
-    Raises ``UnreadablePhotoError`` for an empty, damaged, non-image or too large file
-    (``ImageSourceDataset`` skips those when it loads the source).
+    Decoded photos (``numpy`` arrays, as the catalog's ``*_split@decoded`` entries load
+    them) are passed through, not copied; encoded ones (bytes) are decoded on ``workers``
+    threads (``fixres_kedro.fixres.photos.decode_photos``). A photo that cannot be decoded
+    raises ``UnreadablePhotoError`` naming its position in the split.
     """
-    return decode_photo(encoded)
-
-
-def default_workers() -> int:
-    """One worker per CPU core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-_DECODED: OrderedDict[str, list[np.ndarray]] = OrderedDict()
-_DECODED_SPLITS_KEPT = 2  # the train and the validation split of the current run
-
-
-def _fingerprint(encoded: Sequence[bytes]) -> str:
-    digest = hashlib.sha1()
-    for blob in encoded:
-        digest.update(hashlib.sha1(blob).digest())
-    return digest.hexdigest()
-
-
-def decode_split(
-    encoded: Sequence[bytes] | Sequence[np.ndarray], workers: int = 0
-) -> list[np.ndarray]:
-    """Decode a split's photos with a thread pool, once per process.
-
-    Photos that are already decoded (``numpy`` arrays, as the catalog's
-    ``*_split@decoded`` entries load them: ``DecodedSplitDataset``) are passed through
-    as they are, not copied. Encoded photos (bytes) are decoded: the low-res, finetune
-    and vanilla nodes may all read the same encoded split, so the decoded arrays are
-    kept for the last two splits seen (by content) and each photo is decoded once per
-    process. A photo that cannot be decoded stops with a ``DataSourceError`` naming
-    its position in the split.
-    """
-    decoded = [isinstance(photo, np.ndarray) for photo in encoded]
+    decoded = [isinstance(photo, np.ndarray) for photo in photos]
     if all(decoded):
-        return list(encoded)
+        return list(photos)
     if any(decoded):
         raise ValueError("a split's image column mixes decoded arrays and encoded bytes")
-    key = _fingerprint(encoded)
-    if key in _DECODED:
-        _DECODED.move_to_end(key)
-        return _DECODED[key]
-    count = len(encoded)
-
-    def decode(numbered: tuple[int, bytes]) -> np.ndarray:
-        index, blob = numbered
-        try:
-            return decode_image(blob)
-        except UnreadablePhotoError as error:  # the source's load skips these: a stale split?
-            raise DataSourceError(
-                f"data.path: photo {index} of a split of {count} cannot be decoded ({error})"
-            ) from error
-
-    with ThreadPoolExecutor(workers or default_workers()) as pool:
-        images = list(pool.map(decode, enumerate(encoded), chunksize=16))
-    _DECODED[key] = images
-    while len(_DECODED) > _DECODED_SPLITS_KEPT:
-        _DECODED.popitem(last=False)
-    return images
+    count = len(photos)
+    return decode_photos(photos, workers, lambda index: f"photo {index} of a split of {count}")
 
 
 class ImageBatches(keras.utils.PyDataset):
@@ -309,7 +243,7 @@ class ImageBatches(keras.utils.PyDataset):
         """Wrap a split (columns ``image`` and ``label``), decoding it if needed.
 
         ``image`` holds decoded arrays (a ``*_split@decoded`` catalog entry), used as
-        they are, or encoded photos (bytes), decoded once per process (``decode_split``).
+        they are, or encoded photos (bytes), decoded here (``decode_split``).
         """
         images = decode_split(list(split["image"]), pipeline.workers)
         return cls(images, split["label"].to_numpy(), pipeline, train, epoch, **placement)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from fixres_kedro.datasets.tfds_order import slice_bounds
+from fixres_kedro.fixres.tfds_order import slice_bounds
 
 
 def split_dataset(

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixres_kedro.datasets.tfds_order import slice_bounds, tfds_hash, tfds_order
+from fixres_kedro.fixres.tfds_order import slice_bounds, tfds_hash, tfds_order
 
 KEYS = [
     "daisy/100080576_f52e8ee070_n.jpg",
