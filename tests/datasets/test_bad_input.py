@@ -308,7 +308,7 @@ def test_other_formats_and_modes_are_kept_and_decode_to_rgb(source, caplog):
 def test_decoded_like_tensorflow(case):
     tf = pytest.importorskip("tensorflow")
     _, data, _, _ = CONVERTED[case]
-    theirs = tf.io.decode_photo(data, channels=3, expand_animations=False).numpy()
+    theirs = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
     tolerance = 6 if "jpeg" in case else 0  # libjpeg's IDCT / upsampling settings differ
     np.testing.assert_allclose(decode_photo(data).astype(int), theirs.astype(int), atol=tolerance)
 

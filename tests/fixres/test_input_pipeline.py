@@ -265,10 +265,10 @@ def test_decode_photo_gives_rgb_uint8(name):
 
 
 @pytest.mark.parametrize("name", list(_photos()))
-def test_decode_photo_matches_tf_decode_photo(name):
+def test_decode_photo_matches_tf_decode_image(name):
     tf = pytest.importorskip("tensorflow")
     encoded, _, _ = _photos()[name]
-    theirs = tf.io.decode_photo(encoded, channels=3, expand_animations=False).numpy()
+    theirs = tf.io.decode_image(encoded, channels=3, expand_animations=False).numpy()
     np.testing.assert_array_equal(decode_photo(encoded), theirs)
 
 
