@@ -25,13 +25,14 @@ SCRIPT = textwrap.dedent(
     checkpoint_dir, output, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
     count, batch_size = int(sys.argv[4]), int(sys.argv[5])
     if kill_after:
-        # Die like a lost machine right after the checkpoint of epoch `kill_after`.
-        save = checkpoint.EpochCheckpoint.on_epoch_end
-        def save_then_die(self, epoch, logs=None):
-            save(self, epoch, logs)
-            if epoch + 1 == kill_after:
+        # Die like a lost machine right after the checkpoint of epoch `kill_after` is written.
+        write = checkpoint.write_checkpoint
+        def write_then_die(directory, epochs_done, *args):
+            written = write(directory, epochs_done, *args)
+            if epochs_done == kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)
-        checkpoint.EpochCheckpoint.on_epoch_end = save_then_die
+            return written
+        checkpoint.write_checkpoint = write_then_die
 
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(20, 40)), 3), dtype=np.uint8)
@@ -49,8 +50,9 @@ SCRIPT = textwrap.dedent(
         model, ImageBatches(images, labels, pipeline, train=True),
         ImageBatches(images, labels, pipeline, train=False),
         epochs=6, learning_rate=1e-2, verbose=0,
-        checkpoint_dir=checkpoint_dir, checkpoint_key="tiny",
+        checkpoint=checkpoint.TrainingCheckpoint(checkpoint_dir, "tiny"),
     )
+    checkpoint.finish(model)  # what the project's hook does once the model is saved
     np.savez(output, *[keras.ops.convert_to_numpy(w) for w in model.weights])
     with open(output + ".json", "w") as f:
         import json; json.dump(history, f)
@@ -87,7 +89,8 @@ def test_killed_run_resumes_from_its_last_epoch_with_the_same_result(tmp_path, e
     killed, output = _train(tmp_path, "resumed", checkpoints, epoch_shape, kill_after=3)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not output.exists()
-    state = json.loads((checkpoints / "state.json").read_text())
+    (saved,) = checkpoints.glob("epoch-*")
+    state = json.loads((saved / "state.json").read_text())
     assert state["epochs_done"] == 3 and len(state["history"]["loss"]) == 3
 
     resumed, output = _train(tmp_path, "resumed", checkpoints, epoch_shape)
@@ -110,12 +113,16 @@ def test_killed_run_resumes_from_its_last_epoch_with_the_same_result(tmp_path, e
 
 def test_a_checkpoint_of_other_parameters_is_not_resumed(tmp_path):
     keras = pytest.importorskip("keras")
-    from fixres_kedro.fixres import checkpoint
+    from fixres_kedro.fixres import checkpoint  # noqa: PLC0415
 
-    model = keras.Sequential([keras.layers.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="adam", loss="mse")
-    saver = checkpoint.EpochCheckpoint(tmp_path, key="a")
-    saver.set_model(model)
-    saver.on_epoch_end(0, {"loss": 1.0})
-    assert checkpoint.restore(model, tmp_path, key="b") is None
-    assert checkpoint.restore(model, tmp_path, key="a")["epochs_done"] == 1
+    def fit(key: str, epochs: int) -> checkpoint.TrainingCheckpoint:
+        model = keras.Sequential([keras.layers.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        saver = checkpoint.TrainingCheckpoint(tmp_path, key=key)
+        model.fit(np.ones((4, 2)), np.ones(4), epochs=epochs, verbose=0, callbacks=[saver])
+        checkpoint.release_locks()
+        return saver
+
+    assert fit("a", 1).resumed_from == 0
+    assert fit("b", 2).resumed_from == 0  # another key: not resumed, and overwritten
+    assert fit("b", 3).resumed_from == 2

@@ -1,30 +1,80 @@
-"""Resume a training run from its last completed epoch.
+"""Resume a training run after its last completed epoch: ``TrainingCheckpoint``.
 
-After every epoch ``EpochCheckpoint`` writes the model's weights together with the
-optimizer's state (``last.weights.h5``) and ``state.json`` (epochs done, the history
-so far, the training seconds spent, and a fingerprint of what is being trained).
-``restore`` loads them into a freshly compiled model before ``fit`` starts again at
-the next epoch. The input pipelines draw each epoch from ``(seed, epoch)``, so a
-resumed run sees the same batches as an uninterrupted one. Files are replaced
-atomically: a run killed while writing leaves the previous epoch's checkpoint.
+``TrainingCheckpoint`` is a Keras callback shaped like ``keras.callbacks.BackupAndRestore``:
+when training begins it restores the run's newest checkpoint, if there is one, and makes
+``fit`` continue after that epoch; after every epoch it saves a new one. It also keeps the
+run's history (every epoch's logs and wall time, continued across resumptions), which the
+training node returns. The input pipelines draw every batch from ``(seed, epoch, index)``,
+so a resumed run sees the batches an uninterrupted one would, and ends with its weights.
+
+A run's folder (``directory``, one per run and fingerprint of what it trains):
+
+* ``lock``: held (``fcntl.flock``) by the process training the run, from the start of
+  ``fit`` until the trained model is safely stored (``finish``) or the process ends. A
+  second process that finds it held stops with ``CheckpointInUseError`` naming the
+  holder (its pid, host, command and start time), rather than resuming from, or deleting,
+  a checkpoint another run is writing.
+* ``epoch-0003/``: the newest complete checkpoint. It holds ``weights.bin`` (the model's
+  and the optimizer's variables, raw, one after the other) and ``state.json`` (the epochs
+  done, the history, the fingerprint, the variables' names, shapes and offsets, and a
+  SHA-256 of ``weights.bin`` and of the state itself). It is written as
+  ``.partial-epoch-0003/`` and renamed in one step, so weights and state never mismatch:
+  a run killed while writing leaves the previous epoch's checkpoint.
+* ``damaged-epoch-0002-<time>/``: a checkpoint that failed its integrity check when
+  restored, set aside (not deleted) with one warning; the run starts afresh.
+
+Saving is cheap on the training thread: the variables are copied to host memory there
+(one transfer per variable), and written and hashed by a background thread while the
+next epoch trains. Each epoch's ``epoch_seconds`` is its wall time including that copy
+and any wait for the previous write; ``checkpoint_seconds`` is the part spent on the
+checkpoint. A full disk stops the run with a ``DiskFullError`` naming the path and the
+space needed, and leaves no partial files.
+
+The checkpoint outlives ``fit``: the trained model must first be stored somewhere safe.
+``finish(model)`` (called by the project's hook once the model's version is saved)
+removes it and releases the lock; ``release_locks()`` releases every lock this process
+holds without removing anything (a failed run).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import shutil
+import socket
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
+
+from fixres_kedro.fixres.errors import CheckpointInUseError, DiskFullError
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, documented
+    fcntl = None
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS = "last.weights.h5"
+WEIGHTS = "weights.bin"
 STATE = "state.json"
+LOCK = "lock"
+_EPOCH_PREFIX = "epoch-"
+_PARTIAL_PREFIX = ".partial-"
+_FORMAT = 1
+_CHUNK = 1 << 22
 
 
 def fingerprint(*parts: Any) -> str:
@@ -36,76 +86,321 @@ def fingerprint(*parts: Any) -> str:
 def weights_digest(model: keras.Model) -> str:
     """A hash of a model's current weights (its starting point, for fine-tuning)."""
     digest = hashlib.sha1()
-    for weight in model.weights:
-        digest.update(keras.ops.convert_to_numpy(weight).tobytes())
+    for array in _to_host(model.weights):
+        digest.update(array.tobytes())
     return digest.hexdigest()[:16]
 
 
-class EpochHistory(keras.callbacks.Callback):
-    """Collect every epoch's logs and seconds, continuing a resumed run's history."""
-
-    def __init__(self, previous: dict[str, Any] | None = None):
-        super().__init__()
-        previous = previous or {}
-        self.history = {name: list(values) for name, values in previous.get("history", {}).items()}
-        self.train_seconds = float(previous.get("train_seconds", 0.0))
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for name, value in (logs or {}).items():
-            self.history.setdefault(name, []).append(float(value))
-        self.train_seconds += float((logs or {}).get("epoch_seconds", 0.0))
+# --- the files ---------------------------------------------------------------------------
 
 
-class EpochCheckpoint(EpochHistory):
-    """``EpochHistory`` that also saves weights, optimizer state and progress."""
+def _to_host(variables: list) -> list[np.ndarray]:
+    """Host copies of ``variables``' values, independent of the live variables."""
+    if keras.backend.backend() == "jax":
+        import jax  # noqa: PLC0415
 
-    def __init__(self, directory: str | Path, key: str, previous: dict[str, Any] | None = None):
-        super().__init__(previous)
-        self.directory = Path(directory)
-        self.key = key
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, logs)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        weights = self.directory / WEIGHTS
-        partial = self.directory / f"partial.{WEIGHTS}"
-        self.model.save_weights(partial)
-        os.replace(partial, weights)
-        state = {
-            "key": self.key,
-            "epochs_done": epoch + 1,
-            "history": self.history,
-            "train_seconds": self.train_seconds,
-        }
-        partial_state = self.directory / f"partial.{STATE}"
-        partial_state.write_text(json.dumps(state))
-        os.replace(partial_state, self.directory / STATE)
+        values = [variable.value for variable in variables]
+        on_cpu = all(device.platform == "cpu" for value in values for device in value.devices())
+        # One batched transfer from an accelerator returns fresh host arrays; on the CPU
+        # they may share the buffers that the next train step donates and rewrites.
+        host = jax.device_get(values)
+        return [np.array(array, copy=True) for array in host] if on_cpu else list(host)
+    return [np.array(keras.ops.convert_to_numpy(variable), copy=True) for variable in variables]
 
 
-def restore(model: keras.Model, directory: str | Path, key: str) -> dict[str, Any] | None:
-    """Load the checkpoint in ``directory`` into compiled ``model``, if it matches ``key``.
+def _variables(model: keras.Model) -> list:
+    """The model's variables, then the optimizer's (built if it is not yet)."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    optimizer = list(model.optimizer.variables) if model.optimizer is not None else []
+    return list(model.weights) + optimizer
 
-    Returns the saved state (``epochs_done``, ``history``, ``train_seconds``) or
-    None when there is nothing to resume; a checkpoint of other parameters or data is
-    left alone with a warning.
+
+def _state_digest(state: dict[str, Any]) -> str:
+    body = {key: value for key, value in state.items() if key != "state_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _fsync_directory(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a directory
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_checkpoint(
+    directory: Path, epochs_done: int, names: list[str], arrays: list[np.ndarray], state: dict[str, Any]
+) -> Path:
+    """Write one checkpoint atomically as ``directory/epoch-NNNN`` and drop older ones.
+
+    Raises ``DiskFullError`` (no partial files left) when the disk is full.
     """
-    directory = Path(directory)
-    state_file, weights = directory / STATE, directory / WEIGHTS
-    if not state_file.exists() or not weights.exists():
-        return None
-    state = json.loads(state_file.read_text())
-    if state.get("key") != key:
-        logger.warning(
-            "Not resuming from %s: it belongs to other parameters or data; starting afresh",
-            directory,
-        )
-        return None
-    model.optimizer.build(model.trainable_variables)
-    model.load_weights(weights)
-    logger.info("Resuming from %s after epoch %d", directory, state["epochs_done"])
-    return state
+    final = directory / f"{_EPOCH_PREFIX}{epochs_done:04d}"
+    partial = directory / f"{_PARTIAL_PREFIX}{final.name}"
+    needed = sum(array.nbytes for array in arrays)
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        digest = hashlib.sha256()
+        manifest, offset = [], 0
+        with open(partial / WEIGHTS, "wb") as file:
+            for name, array in zip(names, arrays):
+                data = memoryview(np.ascontiguousarray(array)).cast("B")
+                for start in range(0, len(data), _CHUNK):
+                    chunk = data[start : start + _CHUNK]
+                    digest.update(chunk)
+                    file.write(chunk)
+                manifest.append({"name": name, "dtype": array.dtype.str, "shape": list(array.shape),
+                                 "offset": offset})
+                offset += array.nbytes
+            file.flush()
+            os.fsync(file.fileno())
+        state = {**state, "format": _FORMAT, "epochs_done": epochs_done, "variables": manifest,
+                 "weights_sha256": digest.hexdigest()}
+        state["state_sha256"] = _state_digest(state)
+        with open(partial / STATE, "w") as file:
+            json.dump(state, file)
+            file.flush()
+            os.fsync(file.fileno())
+        if final.exists():  # a run started afresh over an older checkpoint of this epoch
+            os.replace(final, directory / f"{_PARTIAL_PREFIX}replaced-{final.name}")
+        os.replace(partial, final)  # the checkpoint appears whole, or not at all
+        _fsync_directory(directory)
+    except OSError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(partial / WEIGHTS, needed, error) from error
+        raise
+    # Every other checkpoint of the folder is now out of date (older epochs, or a run
+    # that started afresh over them).
+    for other in [*directory.glob(f"{_EPOCH_PREFIX}*"), *directory.glob(f"{_PARTIAL_PREFIX}replaced-*")]:
+        if other != final:
+            shutil.rmtree(other, ignore_errors=True)
+    return final
 
 
-def discard(directory: str | Path) -> None:
-    """Remove a finished run's checkpoint."""
+class DamagedCheckpoint(Exception):
+    """A checkpoint that fails its integrity check (internal: set aside, never raised out)."""
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """The state and the arrays (in the order saved) of a checkpoint folder, verified.
+
+    Raises ``DamagedCheckpoint`` when a file is missing, unreadable, or does not match
+    its digest.
+    """
+    try:
+        state = json.loads((path / STATE).read_text())
+        if state.get("format") != _FORMAT or state.get("state_sha256") != _state_digest(state):
+            raise DamagedCheckpoint(f"{STATE} does not match its digest")
+        blob = (path / WEIGHTS).read_bytes()
+    except (OSError, ValueError) as error:
+        raise DamagedCheckpoint(str(error)) from error
+    if hashlib.sha256(blob).hexdigest() != state["weights_sha256"]:
+        raise DamagedCheckpoint(f"{WEIGHTS} does not match its digest")
+    arrays = []
+    for entry in state["variables"]:
+        dtype = np.dtype(entry["dtype"])
+        count = int(np.prod(entry["shape"], dtype=np.int64))
+        arrays.append(np.frombuffer(blob, dtype, count, entry["offset"]).reshape(entry["shape"]))
+    return state, arrays
+
+
+def newest_checkpoint(directory: Path) -> Path | None:
+    """The newest complete ``epoch-NNNN`` folder in ``directory``, if any."""
+    found = sorted(p for p in directory.glob(f"{_EPOCH_PREFIX}*") if p.is_dir())
+    return found[-1] if found else None
+
+
+def set_aside(path: Path, reason: str) -> Path:
+    """Rename a damaged checkpoint out of the way (kept for inspection) and warn once."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"damaged-{path.name}-{stamp}")
+    os.replace(path, target)
+    logger.warning("Checkpoint %s is damaged (%s): set aside as %s; training starts afresh",
+                   path, reason, target.name)
+    return target
+
+
+# --- the lock ----------------------------------------------------------------------------
+
+_HELD: dict[Path, int] = {}  # run folder -> file descriptor holding its lock
+_HELD_LOCK = threading.Lock()
+
+
+def acquire_lock(directory: Path) -> None:
+    """Hold ``directory``'s lock for this process (again: nothing to do).
+
+    Raises ``CheckpointInUseError`` when another process holds it.
+    """
+    directory = directory.resolve()
+    with _HELD_LOCK:
+        if directory in _HELD or fcntl is None:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace")
+            os.close(fd)
+            raise CheckpointInUseError(directory, _describe_holder(holder)) from None
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)),
+                  "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        _HELD[directory] = fd
+
+
+def _describe_holder(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        return (f"pid {holder['pid']} on {holder['host']} ({holder['command']}), "
+                f"since {holder['since']}")
+    except (ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def release_lock(directory: Path) -> None:
+    """Let go of ``directory``'s lock if this process holds it."""
+    with _HELD_LOCK:
+        fd = _HELD.pop(directory.resolve(), None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def release_locks() -> None:
+    """Let go of every checkpoint lock this process holds (checkpoints are kept)."""
+    for directory in list(_HELD):
+        release_lock(directory)
+
+
+# --- the callback ------------------------------------------------------------------------
+
+_PENDING: weakref.WeakKeyDictionary[keras.Model, Path] = weakref.WeakKeyDictionary()
+
+
+def finish(model: keras.Model) -> bool:
+    """Remove the checkpoint of ``model``'s training now that the model is stored.
+
+    Returns whether there was one. Call it only once the trained model is safe (its
+    version written): until then a rerun resumes from the checkpoint instead of
+    training again.
+    """
+    directory = _PENDING.pop(model, None)
+    if directory is None:
+        return False
     shutil.rmtree(directory, ignore_errors=True)
+    release_lock(directory)
+    return True
+
+
+class TrainingCheckpoint(keras.callbacks.Callback):
+    """Restore at the start of ``fit``, save after every epoch; keep the history.
+
+    ``directory`` None keeps only the history (no files). ``key`` is the fingerprint of
+    what is trained: a checkpoint with another key is not resumed (it is left alone
+    with a warning). Attributes after ``fit``: ``history`` (per-epoch logs, with
+    ``epoch_seconds`` and ``checkpoint_seconds``), ``train_seconds`` (their sum of
+    ``epoch_seconds``, across resumptions) and ``resumed_from`` (epochs restored).
+    """
+
+    def __init__(self, directory: str | Path | None, key: str = "") -> None:
+        super().__init__()
+        self.directory = Path(directory) if directory is not None else None
+        self.key = key
+        self.history: dict[str, list[float]] = {}
+        self.train_seconds = 0.0
+        self.resumed_from = 0
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+        self._epoch_start = 0.0
+
+    # restore
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.history, self.train_seconds, self.resumed_from = {}, 0.0, 0
+        if self.directory is None:
+            return
+        acquire_lock(self.directory)
+        newest = newest_checkpoint(self.directory)
+        if newest is None:
+            return
+        try:
+            state, saved = read_checkpoint(newest)
+        except DamagedCheckpoint as error:
+            set_aside(newest, str(error))
+            return
+        if state.get("key") != self.key:
+            logger.warning("Not resuming from %s: it belongs to other parameters or data; "
+                           "starting afresh", newest)
+            return
+        # Matched by position and shape: the fingerprint already says it is this model
+        # (layer names may differ when Keras numbers unnamed layers in a process).
+        variables = _variables(self.model)
+        if len(saved) != len(variables) or any(
+            tuple(array.shape) != tuple(variable.shape) for array, variable in zip(saved, variables)
+        ):
+            set_aside(newest, "its variables are not this model's")
+            return
+        for array, variable in zip(saved, variables):
+            variable.assign(array)
+        self.history = {name: list(values) for name, values in state["history"].items()}
+        self.train_seconds = float(state["train_seconds"])
+        self.resumed_from = int(state["epochs_done"])
+        self.model._initial_epoch = self.resumed_from  # as BackupAndRestore: fit starts there
+        logger.info("Resuming from %s after epoch %d", self.directory, self.resumed_from)
+
+    # save
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
+        checkpoint_start = time.perf_counter()
+        if self.directory is not None:
+            self._wait_for_write()  # its error, if any, stops the run here
+            variables = _variables(self.model)
+            names = [variable.path for variable in variables]
+            arrays = _to_host(variables)
+        now = time.perf_counter()
+        logs["checkpoint_seconds"] = now - checkpoint_start
+        logs["epoch_seconds"] = now - self._epoch_start
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(float(value))
+        self.train_seconds += logs["epoch_seconds"]
+        if self.directory is not None:
+            state = {"key": self.key, "history": self.history, "train_seconds": self.train_seconds}
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, "fixres-checkpoint")
+            self._pending = self._writer.submit(
+                write_checkpoint, self.directory, epoch + 1, names, arrays, json.loads(json.dumps(state))
+            )
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.model._initial_epoch = None
+        try:
+            self._wait_for_write()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+        if self.directory is not None:
+            _PENDING[self.model] = self.directory
+
+    def _wait_for_write(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+
+@contextlib.contextmanager
+def releasing_locks_on_error() -> Iterator[None]:
+    """Release this process's checkpoint locks if the block fails (checkpoints kept)."""
+    try:
+        yield
+    except BaseException:
+        release_locks()
+        raise

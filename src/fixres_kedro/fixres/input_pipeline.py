@@ -22,54 +22,69 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import keras
 import numpy as np
 import pandas as pd
 
 from fixres_kedro.fixres import transforms
-from fixres_kedro.fixres.errors import InvalidParameterError
+from fixres_kedro.fixres.config import (
+    Config,
+    check,
+    config,
+    non_negative_int,
+    optional,
+    pair_range,
+    positive_int,
+)
+from fixres_kedro.fixres.errors import InvalidParameterError, Problem
 from fixres_kedro.fixres.photos import decode_photos, default_workers
 
 RECIPES = ("initial", "finetune")
 SHUFFLE_MODES = ("examples", "batches", "none")
 
 
-@dataclass(frozen=True)
-class InputPipeline:
+@config
+class InputPipeline(Config):
     """One input pipeline: the recipe and the numbers the example hard-codes.
 
-    ``shuffle`` is ``examples`` (new batches every epoch, the default here),
-    ``batches`` (the example's order: the batches are made once from the split's
-    order and only their order changes between epochs) or ``none``.
+    This is also the type of a run's ``dataset`` parameters (without ``seed`` and
+    ``workers``, which the dataset builder adds). ``shuffle`` is ``examples`` (new batches
+    every epoch, the default here), ``batches`` (the example's order: the batches are made
+    once from the split's order and only their order changes between epochs) or ``none``.
     """
 
     name: str
-    recipe: str
-    image_size: int
-    batch_size: int = 32
-    train_image_size: int | None = None  # finetune only: the low-res training size
-    resize_to: int | None = None  # finetune only: overrides the resize derived from it
-    area_range: tuple[float, float] = (0.05, 1.0)
-    aspect_ratio_range: tuple[float, float] = (0.75, 1.33)
-    shuffle: str = "examples"
-    seed: int = 42
-    workers: int = field(default=0, compare=False)  # 0: one per CPU core
+    recipe: Literal[RECIPES]  # type: ignore[valid-type]
+    image_size: int = check(positive_int)
+    batch_size: int = check(positive_int, 32)
+    # finetune only: the low-res training size, from which the resize is derived
+    train_image_size: int | None = check(optional(positive_int), None)
+    resize_to: int | None = check(optional(positive_int), None)  # finetune: overrides it
+    area_range: tuple[float, float] = check(pair_range(1.0), (0.05, 1.0))
+    aspect_ratio_range: tuple[float, float] = check(pair_range(), (0.75, 1.33))
+    shuffle: Literal[SHUFFLE_MODES] = "examples"  # type: ignore[valid-type]
+    seed: int = check(non_negative_int, 42)
+    workers: int = check(non_negative_int, 0, compare=False)  # 0: one per CPU core
 
-    def __post_init__(self) -> None:
-        if self.recipe not in RECIPES:
-            raise ValueError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
-        if self.shuffle not in SHUFFLE_MODES:
-            raise ValueError(f"shuffle must be one of {SHUFFLE_MODES}, got {self.shuffle!r}")
-        if self.recipe == "finetune" and self.resize_size < self.image_size:
-            raise ValueError(
-                f"finetune needs image_size ({self.image_size}) >= train_image_size "
-                f"({self.train_image_size}): its resize ({self.resize_size}) must "
-                "hold the centre crop"
-            )
-        object.__setattr__(self, "area_range", tuple(self.area_range))
-        object.__setattr__(self, "aspect_ratio_range", tuple(self.aspect_ratio_range))
+    def validate(self) -> list[Problem]:
+        if self.recipe != "finetune":
+            return []
+        if self.resize_to is None and self.train_image_size is None:
+            return [Problem("train_image_size", "is missing (the finetune recipe needs it)")]
+        if self.resize_size < self.image_size:
+            key, value = (("resize_to", self.resize_to) if self.resize_to is not None
+                          else ("train_image_size", self.train_image_size))
+            return [Problem(key, (
+                f"must be a positive integer no larger than image_size ({self.image_size}), "
+                f"got {value!r}: the finetune recipe resizes to {self.resize_size} and "
+                f"centre-crops {self.image_size}"
+            ) if key == "train_image_size" else (
+                f"must be at least image_size ({self.image_size}), got {value!r}: the "
+                "resize must hold the centre crop"
+            ))]
+        return []
 
     @property
     def resize_size(self) -> int:
@@ -82,9 +97,7 @@ class InputPipeline:
 
     def to_dict(self) -> dict:
         """A JSON-ready description (what the catalog stores)."""
-        spec = asdict(self)
-        spec["area_range"] = list(self.area_range)
-        spec["aspect_ratio_range"] = list(self.aspect_ratio_range)
+        spec = super().to_dict()
         if self.recipe == "finetune":
             spec["resize_size"] = self.resize_size
         return spec

@@ -1,47 +1,81 @@
-"""The classifier of the Keras example and the two ways it is trained.
+"""The classifier of the Keras example and the ways it is trained and adapted.
 
 ``get_training_model`` is the example's ResNet50V2 (random init, global average
 pooling, softmax head) with the rescaling to [-1, 1] inside the model, so that every
-input pipeline hands over plain 0-255 pixels. ``freeze_all_but_post_bn`` is the FixRes
-fine-tuning set-up: in the backbone only the final BatchNormalization (``post_bn``)
-learns; the classifier stays trainable.
+input pipeline hands over plain 0-255 pixels; ``backbone="tiny"`` swaps in a small
+network of the same shape (its last BatchNormalization is ``post_bn`` too) for tests.
+``freeze_all_but_post_bn`` is the FixRes fine-tuning set-up: in the backbone only the
+final BatchNormalization (``post_bn``) learns; the classifier stays trainable.
+``train_and_evaluate`` compiles and fits, resumable through a ``TrainingCheckpoint``.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
 from typing import Any
 
 import keras
 import numpy as np
 
-from fixres_kedro.fixres import checkpoint, cost
+from fixres_kedro.fixres import cost
+from fixres_kedro.fixres.checkpoint import TrainingCheckpoint
 from fixres_kedro.fixres.input_pipeline import ImageBatches, SyncEpoch
 
 logger = logging.getLogger(__name__)
 
-BACKBONE_NAME = "resnet50v2"
+# The backbones ``get_training_model`` can build, and the smallest input each takes
+# (ResNet50V2 downsamples by 32: a smaller input leaves no feature map to pool).
+MIN_IMAGE_SIZE = {"resnet50v2": 32, "tiny": 8}
+BACKBONES = tuple(MIN_IMAGE_SIZE)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 FINAL_BN_NAME = "post_bn"
+# How the fine-tuning run trains (``prepare_finetune``); the variants that take no
+# gradient step (statistics re-estimated, or nothing) are nodes of their own.
+FINETUNE_VARIANTS = ("example", "official")
 
 
-def get_training_model(num_classes: int, seed: int | None = None) -> keras.Model:
-    """ResNet50V2 from scratch: Input(None, None, 3) -> Rescaling -> backbone -> Dense.
+def min_image_size(backbone: str) -> int:
+    """The smallest image size ``backbone`` can classify."""
+    return MIN_IMAGE_SIZE[backbone]
 
-    ``seed`` makes the initial weights reproducible independently of anything that
-    ran before in the process.
+
+def _tiny_backbone() -> keras.Model:
+    """Two strided convolutions, each with BatchNormalization, the last named ``post_bn``
+    and followed by ReLU and global average pooling, as ResNet50V2 ends."""
+    inputs = keras.layers.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="conv1")(inputs)
+    x = keras.layers.BatchNormalization(name="conv1_bn")(x)
+    x = keras.layers.ReLU(name="conv1_relu")(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", name="conv2")(x)
+    x = keras.layers.BatchNormalization(name=FINAL_BN_NAME)(x)
+    x = keras.layers.ReLU(name="post_relu")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(inputs, x, name="tiny")
+
+
+def get_training_model(
+    num_classes: int, backbone: str = "resnet50v2", seed: int | None = None
+) -> keras.Model:
+    """Input(None, None, 3) -> Rescaling -> backbone -> Dense softmax, from scratch.
+
+    ``backbone``: ``resnet50v2`` (the example's) or ``tiny``. ``seed`` makes the initial
+    weights reproducible independently of anything that ran before in the process.
     """
+    if backbone not in MIN_IMAGE_SIZE:
+        raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
     if seed is not None:
         keras.utils.set_random_seed(seed)
     inputs = keras.layers.Input((None, None, 3), name="image")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
-    backbone = keras.applications.ResNet50V2(
-        include_top=False, weights=None, pooling="avg", name=BACKBONE_NAME
-    )
-    backbone.trainable = True
-    x = backbone(x)
+    if backbone == "resnet50v2":
+        network = keras.applications.ResNet50V2(
+            include_top=False, weights=None, pooling="avg", name=backbone
+        )
+    else:
+        network = _tiny_backbone()
+    network.trainable = True
+    x = network(x)
     # The head stays float32 under a mixed-precision policy, so the softmax is stable.
     outputs = keras.layers.Dense(
         num_classes, activation="softmax", dtype="float32", name="classifier"
@@ -50,8 +84,8 @@ def get_training_model(num_classes: int, seed: int | None = None) -> keras.Model
 
 
 def backbone_of(model: keras.Model) -> keras.Model:
-    """The nested ResNet50V2 of a model made by ``get_training_model``."""
-    return model.get_layer(BACKBONE_NAME)
+    """The nested backbone of a model made by ``get_training_model``."""
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
 
 def freeze_all_but_post_bn(model: keras.Model) -> keras.Model:
@@ -69,32 +103,24 @@ def freeze_all_but_post_bn(model: keras.Model) -> keras.Model:
     return model
 
 
-FINETUNE_VARIANTS = ("example", "official", "bn_stats", "none")
-
-
 def prepare_finetune(model: keras.Model, variant: str = "example") -> keras.Model:
-    """Set which weights learn for one of the fine-tuning variants.
+    """Set which weights learn when fine-tuning at the test resolution.
 
     * ``example`` (the Keras example): ``post_bn`` (scale, offset and statistics)
       and the classifier learn; everything else is frozen.
     * ``official`` (the FixRes authors' code): only the classifier learns;
       ``post_bn`` still normalises with batch statistics and re-estimates its moving
       statistics, but its scale and offset stay frozen.
-    * ``bn_stats`` and ``none``: nothing learns (``bn_stats`` re-estimates
-      ``post_bn``'s statistics with ``reestimate_bn_statistics`` instead).
     """
     if variant not in FINETUNE_VARIANTS:
         raise ValueError(f"variant must be one of {FINETUNE_VARIANTS}, got {variant!r}")
     freeze_all_but_post_bn(model)
-    post_bn = backbone_of(model).get_layer(FINAL_BN_NAME)
     if variant == "official":
+        post_bn = backbone_of(model).get_layer(FINAL_BN_NAME)
         # The layer stays trainable so it runs in training mode (batch statistics,
         # moving averages updated); its two learnable variables do not.
         post_bn.gamma.trainable = False
         post_bn.beta.trainable = False
-    elif variant in ("bn_stats", "none"):
-        post_bn.trainable = False
-        model.get_layer("classifier").trainable = False
     return model
 
 
@@ -155,34 +181,25 @@ def compile_model(
     return model
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Records each epoch's wall time (training and validation) and logs one line.
+class EpochLog(keras.callbacks.Callback):
+    """One log line per epoch: the run, the epoch, its metrics and its wall time.
 
-    The log line (loss, accuracy, validation accuracy, seconds) is what a
-    non-interactive run shows instead of Keras' progress bar.
+    ``initial epoch 3/30: loss 1.2345, accuracy 0.5123, val_loss ..., val_accuracy ...,
+    41.2 s``: what a log file shows, and in a terminal the line under the progress bar.
     """
 
     def __init__(self, name: str = "model") -> None:
         super().__init__()
         self.name = name
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.epoch_seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
-
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        seconds = time.perf_counter() - self._start
-        self.epoch_seconds.append(seconds)
-        logs = logs if logs is not None else {}
-        logs["epoch_seconds"] = seconds
+        logs = logs or {}
         logger.info(
             "%s epoch %d/%d: loss %.4f, accuracy %.4f, val_loss %.4f, val_accuracy %.4f, %.1f s",
             self.name, epoch + 1, self.params.get("epochs", 0),
             logs.get("loss", float("nan")), logs.get("accuracy", float("nan")),
             logs.get("val_loss", float("nan")), logs.get("val_accuracy", float("nan")),
-            seconds,
+            logs.get("epoch_seconds", float("nan")),
         )
 
 
@@ -196,50 +213,45 @@ def train_and_evaluate(
     steps_per_execution: int = 1,
     jit_compile: bool | str = "auto",
     verbose: int | None = None,
-    checkpoint_dir: str | None = None,
-    checkpoint_key: str = "",
+    checkpoint: TrainingCheckpoint | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> dict[str, Any]:
     """Compile and fit ``model``; return its history with timings.
 
-    The history holds the per-epoch Keras logs (``loss``, ``accuracy``,
-    ``val_loss``, ``val_accuracy``, ``epoch_seconds``), ``epochs_run``,
+    The history holds the per-epoch Keras logs (``loss``, ``accuracy``, ``val_loss``,
+    ``val_accuracy``, ``epoch_seconds``, ``checkpoint_seconds``), ``epochs_run``,
     ``train_seconds`` (summed over epochs, across resumptions) and the training
-    ``images_per_second``. With ``checkpoint_dir`` every epoch is checkpointed and a
-    run interrupted earlier with the same ``checkpoint_key`` resumes after its last
-    completed epoch; the checkpoint is removed once training ends.
+    ``images_per_second``. With a ``checkpoint`` (``TrainingCheckpoint`` with a folder)
+    every epoch is saved and an interrupted run resumes after its last completed
+    epoch; the checkpoint stays until ``checkpoint.finish(model)`` (the model stored).
+    ``callbacks`` are added after the project's own (a tracker, say).
     """
     compile_model(model, learning_rate, steps_per_execution, jit_compile)
     if verbose is None:  # a progress bar for people, log lines for log files
         verbose = 1 if sys.stdout.isatty() else 0
-    callbacks: list[keras.callbacks.Callback] = [
-        SyncEpoch(train_batches), EpochTimer(train_batches.pipeline.name),
-    ]
+    checkpoint = checkpoint or TrainingCheckpoint(None)
+    # The checkpoint first: it restores before fit starts, and it adds each epoch's wall
+    # time (its own copy of the weights included) to the logs the others see.
+    chain: list[keras.callbacks.Callback] = [SyncEpoch(train_batches), checkpoint]
+    if verbose:  # the bar finishes its line before the log line
+        chain.append(keras.callbacks.ProgbarLogger())
+    chain.append(EpochLog(train_batches.pipeline.name))
     if early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(patience=early_stopping_patience))
-    if checkpoint_dir:
-        state = checkpoint.restore(model, checkpoint_dir, checkpoint_key)
-        recorder = checkpoint.EpochCheckpoint(checkpoint_dir, checkpoint_key, state)
-    else:
-        state, recorder = None, checkpoint.EpochHistory()
-    callbacks.append(recorder)  # after EpochTimer, which adds epoch_seconds to the logs
-    initial_epoch = state["epochs_done"] if state else 0
-    if initial_epoch < epochs:
-        model.fit(
-            train_batches,
-            validation_data=validation_batches,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            # ImageBatches draws each epoch's order from (seed, epoch); Keras' own
-            # batch shuffling would use Python's global RNG and break resumption.
-            shuffle=False,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-    if checkpoint_dir:
-        checkpoint.discard(checkpoint_dir)
-    logs = recorder.history
+        chain.append(keras.callbacks.EarlyStopping(patience=early_stopping_patience))
+    chain += callbacks or []
+    model.fit(
+        train_batches,
+        validation_data=validation_batches,
+        epochs=epochs,
+        # ImageBatches draws each epoch's order from (seed, epoch); Keras' own
+        # batch shuffling would use Python's global RNG and break resumption.
+        shuffle=False,
+        callbacks=chain,
+        verbose=verbose,
+    )
+    logs = checkpoint.history
     epochs_run = len(logs.get("loss", []))
-    train_seconds = recorder.train_seconds
+    train_seconds = checkpoint.train_seconds
     images_seen = epochs_run * len(train_batches.images)
     return {
         "epochs_run": epochs_run,
