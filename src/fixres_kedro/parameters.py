@@ -1,179 +1,158 @@
-"""Checks of the run's parameters, so a wrong value fails at start with its key named."""
+"""The experiment's parameters, typed: every key, its type, its rules, in one place.
+
+``conf/*/parameters*.yml`` holds one tree; ``ExperimentParameters`` is its type. The
+project's context (``fixres_kedro.context``) checks the whole tree when the run starts,
+before any hook or node reads a parameter, and a wrong value, a missing key or an unknown
+one stops the run with one ``Error: Invalid parameters: ...`` line naming each key (an
+unknown key with the closest valid one). The nodes take the sections they need typed
+(``training: TrainingParams``); Kedro then hands them instances (``kedro/validation``).
+
+Rules within a section live in its type (``InputPipeline`` checks its recipe, for
+example); rules across sections (an image size the backbone can take) live in
+``ExperimentParameters.validate``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Literal
 
-from fixres_kedro.errors import InvalidParameterError
-from fixres_kedro.fixres.input_pipeline import RECIPES, SHUFFLE_MODES
-from fixres_kedro.fixres.model import FINETUNE_VARIANTS, PRECISIONS
+from fixres_kedro.fixres.config import (
+    Config,
+    at_least,
+    check,
+    config,
+    non_negative_int,
+    optional,
+    positive_int,
+    positive_number,
+)
+from fixres_kedro.fixres.errors import Problem
+from fixres_kedro.fixres.input_pipeline import InputPipeline
+from fixres_kedro.fixres.model import BACKBONES, FINETUNE_VARIANTS, PRECISIONS, min_image_size
 from fixres_kedro.fixres.tfds_order import slice_bounds
 
-RUNS = ("initial", "finetune", "vanilla")
-# Keys that may be left out (their defaults are the example's).
-OPTIONAL_KEYS = (
-    "max_train_examples", "max_validation_examples", "early_stopping_patience",
-    "shuffle", "precision", "variant", "data_parallel",
-)
-# ResNet50V2 downsamples by 32: a smaller input leaves no feature map to pool.
-MIN_IMAGE_SIZE = 32
+__all__ = [
+    "DataParams", "ExperimentParameters", "InputPipeline", "ModelParams", "RunParams",
+    "RuntimeParams", "SplitParams", "SweepParams", "TrainingParams", "VariantParams",
+]
 
 
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _positive_int(value: Any) -> str | None:
-    return None if _is_int(value) and value > 0 else "must be a positive integer"
-
-
-def _optional_positive_int(value: Any) -> str | None:
-    return None if value is None else _positive_int(value)
-
-
-def _non_negative_int(value: Any) -> str | None:
-    return None if _is_int(value) and value >= 0 else "must be an integer >= 0"
-
-
-def _positive_number(value: Any) -> str | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-    return None if ok else "must be a positive number"
-
-
-def _image_size(value: Any) -> str | None:
-    if _is_int(value) and value >= MIN_IMAGE_SIZE:
-        return None
-    return f"must be an integer >= {MIN_IMAGE_SIZE} (ResNet50V2 downsamples by 32)"
-
-
-def _one_of(choices: tuple) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in choices else f"must be one of {', '.join(map(str, choices))}"
-
-    return check
-
-
-def _range(upper: float | None) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        try:
-            low, high = (float(v) for v in value)
-        except (TypeError, ValueError):
-            return "must be a pair [low, high]"
-        if not 0 < low <= high or (upper is not None and high > upper):
-            bound = f" <= {upper}" if upper is not None else ""
-            return f"must satisfy 0 < low <= high{bound}"
-        return None
-
-    return check
-
-
-def _at_least_one(value: Any) -> str | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 1
-    return None if ok else "must be a number >= 1 (the resize must hold the crop)"
-
-
-def _split_slice(value: Any) -> str | None:
+def _tfds_slice(value: object) -> str | None:
+    if not isinstance(value, str):
+        return "must be a tfds slice such as 'train[:90%]'"
     try:
-        slice_bounds(str(value), 100)
+        slice_bounds(value, 100)
     except ValueError:
         return "must be a tfds slice such as 'train[:90%]'"
     return None
 
 
-def _get(params: dict, key: str) -> Any:
-    node: Any = params
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(key)
-        node = node[part]
-    return node
+@config
+class RuntimeParams(Config):
+    """How the run executes: the same numbers whatever the settings (``conf/gpu``)."""
+
+    workers: int = check(non_negative_int, 0)  # input-pipeline threads; 0: one per core
+    steps_per_execution: int = check(positive_int, 1)
+    jit_compile: bool | Literal["auto"] = "auto"
+    precision: Literal[PRECISIONS] = "float32"  # type: ignore[valid-type]
+    data_parallel: bool = False
 
 
-def validate_parameters(params: dict[str, Any]) -> None:
-    """Raise ``InvalidParameterError`` naming every key whose value cannot work."""
-    checks: dict[str, Callable[[Any], str | None]] = {
-        "seed": _non_negative_int,
-        "runtime.workers": _non_negative_int,
-        "runtime.steps_per_execution": _positive_int,
-        "runtime.jit_compile": _one_of(("auto", True, False)),
-        "runtime.precision": _one_of(PRECISIONS),
-        "runtime.data_parallel": _one_of((True, False)),
-        "data.split.train": _split_slice,
-        "data.split.validation": _split_slice,
-        "data.split.max_train_examples": _optional_positive_int,
-        "data.split.max_validation_examples": _optional_positive_int,
-    }
-    for run in RUNS:
-        checks |= {
-            f"{run}.dataset.recipe": _one_of(RECIPES),
-            f"{run}.dataset.image_size": _image_size,
-            f"{run}.dataset.batch_size": _positive_int,
-            f"{run}.dataset.shuffle": _one_of(SHUFFLE_MODES),
-            f"{run}.training.epochs": _positive_int,
-            f"{run}.training.learning_rate": _positive_number,
-            f"{run}.training.early_stopping_patience": _optional_positive_int,
-        }
-    # The fine-tuning variants and any other run with a training section.
-    for run, section in params.items():
-        if run in RUNS or not isinstance(section, dict) or "training" not in section:
-            continue
-        checks |= {
-            f"{run}.training.variant": _one_of(FINETUNE_VARIANTS),
-            f"{run}.training.epochs": _positive_int,
-        }
-    for run in RUNS:
-        checks[f"{run}.training.variant"] = _one_of(FINETUNE_VARIANTS)
-    if "sweep" in params:
-        checks["sweep.resize_ratio"] = _at_least_one
-    optional = {
-        f"{run}.dataset.{key}": check
-        for run in RUNS
-        for key, check in (("area_range", _range(1.0)), ("aspect_ratio_range", _range(None)))
-    }
-    problems = []
-    for key, check in checks.items():
-        try:
-            value = _get(params, key)
-        except KeyError:
-            if key.endswith(OPTIONAL_KEYS):
-                continue
-            problems.append(f"{key} is missing")
-            continue
-        if (message := check(value)) is not None:
-            problems.append(f"{key} {message}, got {value!r}")
-    for key, check in optional.items():
-        try:
-            value = _get(params, key)
-        except KeyError:
-            continue
-        if (message := check(value)) is not None:
-            problems.append(f"{key} {message}, got {value!r}")
-    for run in RUNS:
-        try:
-            recipe = _get(params, f"{run}.dataset.recipe")
-            size = _get(params, f"{run}.dataset.image_size")
-        except KeyError:
-            continue
-        if recipe != "finetune":
-            continue
-        try:
-            train_size = _get(params, f"{run}.dataset.train_image_size")
-        except KeyError:
-            problems.append(f"{run}.dataset.train_image_size is missing (the finetune recipe needs it)")
-            continue
-        if _positive_int(train_size) or (_is_int(size) and train_size > size):
-            problems.append(
-                f"{run}.dataset.train_image_size must be a positive integer no larger than "
-                f"{run}.dataset.image_size ({size}), got {train_size!r}: the finetune "
-                "recipe resizes to image_size / train_image_size * image_size and "
-                "centre-crops image_size"
-            )
-    resolutions = params.get("sweep", {}).get("resolutions", []) if isinstance(params.get("sweep"), dict) else []
-    for index, resolution in enumerate(resolutions):
-        if (message := _image_size(resolution)) is not None:
-            problems.append(f"sweep.resolutions[{index}] {message}, got {resolution!r}")
-    if problems:
-        raise InvalidParameterError("Invalid parameters: " + "; ".join(problems))
+@config
+class ModelParams(Config):
+    """The classifier: ``resnet50v2`` (the example's), or ``tiny`` (tests)."""
+
+    backbone: Literal[BACKBONES] = "resnet50v2"  # type: ignore[valid-type]
+
+
+@config
+class SplitParams(Config):
+    """tfds slices of the ``train`` split, and optional caps (the smoke environment)."""
+
+    train: str = check(_tfds_slice, "train[:90%]")
+    validation: str = check(_tfds_slice, "train[90%:]")
+    max_train_examples: int | None = check(optional(positive_int), None)
+    max_validation_examples: int | None = check(optional(positive_int), None)
+
+
+@config
+class DataParams(Config):
+    """Where the photos come from (read by the catalog) and how they are split."""
+
+    split: SplitParams = SplitParams()
+    source: Literal["tfds", "archive", "image_folder"] | None = None
+    path: str | None = None
+
+
+@config
+class TrainingParams(Config):
+    """One training run: epochs, Adam's learning rate, early stopping (null: off).
+
+    ``variant`` (fine-tuning runs only): ``example``, the Keras example's (``post_bn``
+    and the classifier learn), or ``official``, the FixRes authors' (the classifier
+    learns; ``post_bn`` re-estimates its statistics with scale and offset frozen).
+    """
+
+    epochs: int = check(positive_int)
+    learning_rate: float = check(positive_number)
+    early_stopping_patience: int | None = check(optional(positive_int), None)
+    variant: Literal[FINETUNE_VARIANTS] = "example"  # type: ignore[valid-type]
+
+
+@config
+class RunParams(Config):
+    """One run of the protocol: its input pipeline and its training."""
+
+    dataset: InputPipeline
+    training: TrainingParams
+
+
+@config
+class VariantParams(Config):
+    """A fine-tuning variant of the ``variants`` pipeline: its training only (it uses
+    the ``finetune`` run's input pipeline)."""
+
+    training: TrainingParams
+
+
+@config
+class SweepParams(Config):
+    """The test-resolution sweep: resolutions, transforms, the crop's resize ratio."""
+
+    resolutions: tuple[int, ...]
+    transforms: tuple[Literal["resize", "resize_crop"], ...] = ("resize", "resize_crop")
+    resize_ratio: float = check(at_least(1.0, "the resize must hold the crop"), 1.75)
+    batch_size: int = check(positive_int, 32)
+
+
+@config
+class ExperimentParameters(Config):
+    """The whole parameter tree (``conf/base/parameters*.yml`` merged with the environment's
+    and the command line's)."""
+
+    seed: int = check(non_negative_int)
+    runtime: RuntimeParams = RuntimeParams()
+    model: ModelParams = ModelParams()
+    data: DataParams = DataParams()
+    initial: RunParams
+    finetune: RunParams
+    vanilla: RunParams
+    finetune_official: VariantParams
+    sweep: SweepParams
+    seeds: tuple[int, ...]
+
+    def validate(self) -> list[Problem]:
+        problems = []
+        smallest = min_image_size(self.model.backbone)
+        why = f"must be an integer >= {smallest} (the {self.model.backbone} backbone's smallest input)"
+        runs = {name: value for name, value in vars(self).items() if isinstance(value, RunParams)}
+        for run, params in runs.items():
+            if params.dataset.image_size < smallest:
+                problems.append(Problem(f"{run}.dataset.image_size",
+                                        f"{why}, got {params.dataset.image_size!r}"))
+        for index, size in enumerate(self.sweep.resolutions):
+            if size < smallest:
+                problems.append(Problem(f"sweep.resolutions[{index}]", f"{why}, got {size!r}"))
+        if any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            problems.append(Problem("seeds", f"must be distinct integers >= 0, got {list(self.seeds)!r}"))
+        return problems

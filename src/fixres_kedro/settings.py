@@ -1,19 +1,23 @@
-"""Project settings: hooks, configuration loading and the data catalog."""
+"""Project settings: the context, hooks, configuration loading."""
 
 from omegaconf.resolvers import oc
 
+from fixres_kedro.context import FixResContext
 from fixres_kedro.hooks import (
+    CheckpointHook,
     DistributionHook,
     NodeTimingHook,
-    ParameterValidationHook,
     PrecisionHook,
     SeedHook,
 )
 
-# Validation first, so a wrong value stops the run before anything else happens.
-HOOKS = (
-    ParameterValidationHook(), DistributionHook(), PrecisionHook(), SeedHook(), NodeTimingHook(),
-)
+# Checks every parameter before any hook or node reads one (fixres_kedro.context).
+CONTEXT_CLASS = FixResContext
+
+# Pluggy runs hooks last-registered first, so the order below is the reverse of the order
+# they run in: devices first (a worker's GPU must be chosen before seeding starts the
+# backend), then the precision policy, the seeds, checkpoints and the timing of each node.
+HOOKS = (NodeTimingHook(), CheckpointHook(), SeedHook(), PrecisionHook(), DistributionHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

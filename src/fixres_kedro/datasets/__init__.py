@@ -1,11 +1,17 @@
 """Kedro datasets of this project: the photo source, decoded splits, backend-neutral Keras
-models, checkpoints, report folders."""
+models, figures that load back, checkpoints, report folders, and kedro-datasets' JSON,
+CSV, Parquet and text datasets with atomic saves."""
 
+from fixres_kedro.datasets.atomic import CSVDataset, JSONDataset, ParquetDataset, TextDataset
 from fixres_kedro.datasets.checkpoint_directory import CheckpointDirectory
 from fixres_kedro.datasets.decoded_split import DecodedSplitDataset
+from fixres_kedro.datasets.figure import FigureDataset
 from fixres_kedro.datasets.image_source import ImageSourceDataset
 from fixres_kedro.datasets.keras_model import KerasModelDataset
 from fixres_kedro.datasets.report_folder import ReportFolder
 
-__all__ = ["CheckpointDirectory", "DecodedSplitDataset", "ImageSourceDataset", "KerasModelDataset",
-           "ReportFolder"]
+__all__ = [
+    "CSVDataset", "CheckpointDirectory", "DecodedSplitDataset", "FigureDataset",
+    "ImageSourceDataset", "JSONDataset", "KerasModelDataset", "ParquetDataset", "ReportFolder",
+    "TextDataset",
+]

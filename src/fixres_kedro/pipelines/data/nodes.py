@@ -7,10 +7,11 @@ from typing import Any
 import pandas as pd
 
 from fixres_kedro.fixres.tfds_order import slice_bounds
+from fixres_kedro.parameters import SplitParams
 
 
 def split_dataset(
-    photos: pd.DataFrame, split: dict[str, Any]
+    photos: pd.DataFrame, split: SplitParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], dict[str, Any]]:
     """Split the photos as ``tfds.load(split=[train, validation])`` would.
 
@@ -25,17 +26,18 @@ def split_dataset(
     )
     class_names = list(names)
     parts = {}
+    split = SplitParams.coerce(split)
     for part in ("train", "validation"):
-        _, start, stop = slice_bounds(split[part], len(photos))
+        _, start, stop = slice_bounds(getattr(split, part), len(photos))
         rows = photos.iloc[start:stop]
-        limit = split.get(f"max_{part}_examples")
+        limit = getattr(split, f"max_{part}_examples")
         if limit is not None:
             rows = rows.iloc[:limit]
         parts[part] = rows.reset_index(drop=True)
     summary = {
         "train": len(parts["train"]),
         "validation": len(parts["validation"]),
-        "slices": {part: split[part] for part in ("train", "validation")},
+        "slices": {part: getattr(split, part) for part in ("train", "validation")},
         "per_class": {
             part: {
                 name: int((rows["class_name"] == name).sum()) for name in class_names

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from fixres_kedro.fixres import plots
+from fixres_kedro.fixres.stats import binomial_stderr
 
 DESCRIPTIONS = {
     "initial": "low-res, from scratch at {train} px",
@@ -33,8 +31,6 @@ def compare_models(
     rows = []
     for metrics in (initial_metrics, finetune_metrics, vanilla_metrics):
         spec = metrics["parameters"]["dataset"]
-        count = metrics["validation_examples"]
-        top1 = metrics["top1"]
         rows.append(
             {
                 "model": metrics["model"],
@@ -44,8 +40,8 @@ def compare_models(
                 ),
                 "test_resolution": spec["image_size"],
                 "epochs": metrics["epochs"],
-                "top1": top1,
-                "top1_stderr": math.sqrt(top1 * (1 - top1) / count) if count else float("nan"),
+                "top1": metrics["top1"],
+                "top1_stderr": binomial_stderr(metrics["top1"], metrics["validation_examples"]),
                 "loss": metrics["loss"],
                 "train_seconds": metrics["train_seconds"],
                 "images_per_second": metrics["images_per_second"],
@@ -60,21 +56,19 @@ def compare_models(
     is_finetune = table["model"] == "finetune"
     table.loc[is_finetune, "total_train_gflops"] += table.loc[table["model"] == "initial", "train_gflops"].sum()
     table.loc[is_finetune, "total_train_seconds"] += table.loc[table["model"] == "initial", "train_seconds"].sum()
-    figure, axis = plt.subplots(figsize=(7, 4))
-    axis.bar(table["model"], table["top1"] * 100, yerr=table["top1_stderr"] * 100, capsize=6)
-    for x, (top1, seconds) in enumerate(zip(table["top1"], table["train_seconds"])):
-        axis.annotate(f"{top1:.1%}\n{seconds:.0f} s", (x, top1 * 100), ha="center", va="bottom",
-                      xytext=(0, 8), textcoords="offset points", fontsize=8)
+    figure, axis = plots.figure(7, 4.5)
+    plots.bars_with_errors(
+        axis, list(table["model"]), table["top1"].to_numpy() * 100, table["top1_stderr"].to_numpy() * 100,
+        notes=[f"{top1:.1%}\n{seconds:.0f} s" for top1, seconds in zip(table["top1"], table["train_seconds"])],
+    )
     axis.set_ylabel("validation top-1 (%), ±1 s.e.")
-    axis.set_ylim(0, 110)
     axis.set_title("FixRes vs training at the test resolution")
-    figure.tight_layout()
     return table, figure
 
 
 def plot_accuracy_vs_cost(model_comparison: pd.DataFrame) -> Figure:
     """Top-1 against total training cost (estimated FLOPs and wall time) per model."""
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    figure, axes = plots.figure(11, 4, 1, 2, sharey=True)
     for axis, column, label in (
         (axes[0], "total_train_gflops", "training cost (estimated GFLOPs)"),
         (axes[1], "total_train_seconds", "training wall time (s)"),
@@ -88,5 +82,4 @@ def plot_accuracy_vs_cost(model_comparison: pd.DataFrame) -> Figure:
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("validation top-1 (%), ±1 s.e.")
     figure.suptitle("Accuracy against training cost (FixRes includes its low-res model)")
-    figure.tight_layout()
     return figure

@@ -3,6 +3,7 @@
 from kedro.pipeline import Pipeline, node
 
 from fixres_kedro.pipelines.report.nodes import compare_models, plot_accuracy_vs_cost
+from fixres_kedro.protocol import RUNS
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -10,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 compare_models,
-                inputs=["initial_metrics", "finetune_metrics", "vanilla_metrics"],
+                inputs=[f"{run}.metrics" for run in RUNS],
                 outputs=["model_comparison", "model_comparison_plot"],
                 name="compare_models",
             ),

@@ -1,3 +1,1 @@
-from fixres_kedro.pipelines.seeds.pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+"""Nodes of the multi-seed study (``fixres_kedro.protocol.seeds_pipeline``)."""

@@ -1,3 +1,1 @@
-from fixres_kedro.pipelines.study.pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+"""The study report (``fixres_kedro.protocol``: the ``study`` pipeline)."""

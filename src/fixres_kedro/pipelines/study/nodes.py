@@ -11,14 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import keras
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from fixres_kedro.pipelines.report.nodes import plot_accuracy_vs_cost  # noqa: E402
+import pandas as pd
+from PIL import Image
 
 
 def _pct(value: float, error: float) -> str:
@@ -29,31 +23,14 @@ def _pct(value: float, error: float) -> str:
     return f"{value * 100:.1f} ± {error * 100:.1f}%"
 
 
-def _png(figure: Figure) -> str:
+def _png(image: Image.Image) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
+    image.save(buffer, format="PNG")
     return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.3g}")
-
-
-def _sweep_figure(sweep: pd.DataFrame) -> Figure:
-    models = list(dict.fromkeys(sweep["model"]))
-    figure, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), sharey=True, squeeze=False)
-    for axis, model in zip(axes[0], models):
-        for transform, rows in sweep[sweep["model"] == model].groupby("transform"):
-            axis.errorbar(rows["resolution"], rows["top1"] * 100, yerr=rows["top1_stderr"] * 100,
-                          marker="o", capsize=3, label=transform)
-        axis.set_title(model)
-        axis.set_xlabel("test resolution (px)")
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
-    axes[0][0].set_ylabel("top-1 (%), ±1 s.e.")
-    figure.tight_layout()
-    return figure
 
 
 def write_report(
@@ -62,8 +39,12 @@ def write_report(
     resolution_sweep: pd.DataFrame,
     seeds_summary: pd.DataFrame,
     seeds_comparison: dict[str, Any],
+    accuracy_vs_cost_plot: Image.Image,
+    resolution_sweep_plot: Image.Image,
+    finetune_variants_plot: Image.Image,
+    seeds_plot: Image.Image,
 ) -> str:
-    """A self-contained HTML report (plots embedded) that states every accuracy's
+    """A self-contained HTML report (its four plots embedded) that states every accuracy's
     uncertainty: ± one binomial standard error for single runs, the 95% t-interval
     over seeds for the multi-seed results.
     """
@@ -98,16 +79,18 @@ validation set; ± is one binomial standard error (sqrt(p(1-p)/n), about 2.3 poi
 367 photos), so single-run differences smaller than about twice that are not evidence.</p>
 <h2>1. The example's protocol (one run per model)</h2>
 {_table(models)}
-{_png(plot_accuracy_vs_cost(model_comparison))}
+{_png(accuracy_vs_cost_plot)}
 <h2>2. Fine-tuning variants, all from the same low-res model</h2>
 {_table(variants)}
+{_png(finetune_variants_plot)}
 <h2>3. Top-1 against test resolution</h2>
 <p><code>resize</code>: the whole image resized; <code>resize_crop</code>: resized to 1.75x and
 centre-cropped, the example's finetune transform.</p>
 {_table(sweep)}
-{_png(_sweep_figure(resolution_sweep))}
+{_png(resolution_sweep_plot)}
 <h2>4. Several seeds</h2>
 {_table(seeds)}
+{_png(seeds_plot)}
 <p>Paired by seed, FixRes minus vanilla: mean {paired.get('difference_mean', float('nan')) * 100:+.1f}
 points, 95% interval {interval}, t = {paired.get('t_statistic', float('nan')):.2f} with
 {paired.get('degrees_of_freedom', 0)} degrees of freedom, over seeds {paired.get('seeds')}.</p>

@@ -1,32 +1,28 @@
 """The ``sweep`` pipeline: each trained model evaluated across test resolutions.
 
-The low-res model before fine-tuning (``initial_model``), the FixRes model
-(``finetune_model``) and the vanilla model, at ``sweep.resolutions`` with both test
+The low-res model before fine-tuning (``initial.model``), the FixRes model
+(``finetune.model``) and the vanilla model, at ``sweep.resolutions`` with both test
 transforms. Run it after ``fixres``; its nodes sit in each model's namespace.
 """
 
 from kedro.pipeline import Pipeline, node
 
 from fixres_kedro.pipelines.sweep.nodes import evaluate_at_resolutions, plot_resolution_sweep
-
-RUNS = ("initial", "finetune", "vanilla")
+from fixres_kedro.protocol import RUNS, in_namespace
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     sweeps = [
-        Pipeline(
+        in_namespace(
             [node(evaluate_at_resolutions, ["model", "validation_split@decoded", "params:sweep", "params:runtime"],
                   "resolution_sweep", name="evaluate_at_resolutions")],
-            namespace=run,
-            inputs={"model": f"{run}_model", "validation_split": "validation_split"},
-            outputs={"resolution_sweep": f"{run}_resolution_sweep"},
-            parameters={"sweep", "runtime"},
+            run, parameters={"sweep", "runtime"},
         )
         for run in RUNS
     ]
     plot = node(
         plot_resolution_sweep,
-        inputs=[f"{run}_resolution_sweep" for run in RUNS] + [f"{run}_dataset_spec" for run in RUNS],
+        inputs=[f"{run}.resolution_sweep" for run in RUNS] + [f"{run}.dataset_spec" for run in RUNS],
         outputs=["resolution_sweep", "resolution_sweep_plot"],
         name="plot_resolution_sweep",
     )

@@ -1,3 +1,1 @@
-from fixres_kedro.pipelines.training.pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+"""Nodes of the three training runs (``fixres_kedro.protocol.run_pipeline``)."""

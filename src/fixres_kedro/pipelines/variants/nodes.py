@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from fixres_kedro.fixres import plots
+from fixres_kedro.fixres.stats import binomial_stderr
 
 DESCRIPTIONS = {
     "example": "post_bn (scale, offset, statistics) + classifier trained (Keras example)",
@@ -37,14 +35,14 @@ def compare_finetune_variants(
             "test_resolution": metrics["parameters"]["dataset"]["image_size"],
             "epochs": metrics["epochs"],
             "top1": top1,
-            "top1_stderr": math.sqrt(top1 * (1 - top1) / count) if count else float("nan"),
+            "top1_stderr": binomial_stderr(top1, count),
             "loss": metrics["loss"],
             "train_seconds": metrics["train_seconds"],
         })
     table = pd.DataFrame(rows)
-    figure, axis = plt.subplots(figsize=(8, 4))
-    axis.bar(table["variant"], table["top1"] * 100, yerr=table["top1_stderr"] * 100, capsize=6)
+    figure, axis = plots.figure(8, 4.5)
+    plots.bars_with_errors(axis, list(table["variant"]), table["top1"].to_numpy() * 100,
+                           table["top1_stderr"].to_numpy() * 100)
     axis.set_ylabel("validation top-1 (%), ±1 s.e.")
     axis.set_title("Fine-tuning variants from the same low-res model")
-    figure.tight_layout()
     return table, figure

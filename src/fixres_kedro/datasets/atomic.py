@@ -1,0 +1,118 @@
+"""Writes that appear whole or not at all, for every file dataset of the catalog.
+
+Kedro's file datasets write their file in place: a run killed mid-write leaves a truncated
+file, and for a versioned dataset that file is the newest version, which the next load
+picks. Here each save writes ``<file>.partial`` next to the target and renames it into
+place in one step (same folder, so same file system). A versioned load lists
+``<name>/<version>/<name>`` only, so a ``.partial`` left by a killed run is never read; a
+full disk raises ``DiskFullError`` (one line naming the file) and leaves nothing behind.
+
+``atomic_file`` does it for code that writes a local file itself; ``AtomicSave`` is a
+mixin for kedro-datasets' classes, whose ``save`` opens ``self._get_save_path()``:
+``JSONDataset``, ``CSVDataset``, ``ParquetDataset`` and ``TextDataset`` below are
+kedro-datasets' own, with atomic saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kedro.io.core import get_filepath_str
+from kedro_datasets.json import JSONDataset as _JSONDataset
+from kedro_datasets.pandas import CSVDataset as _CSVDataset
+from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
+from kedro_datasets.text import TextDataset as _TextDataset
+
+from fixres_kedro.fixres.errors import DiskFullError
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def _disk_full(error: OSError) -> bool:
+    return error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, needed: int = 0) -> Iterator[Path]:
+    """Yield a ``.partial`` path to write; on success it replaces ``path`` in one rename.
+
+    On failure the partial file is removed; a full disk becomes ``DiskFullError`` naming
+    ``path`` and ``needed`` (bytes, when the caller knows them).
+    """
+    target = Path(path)
+    partial = target.with_name(target.name + PARTIAL_SUFFIX)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        yield partial
+        with open(partial, "rb+") as file:  # on disk before the rename makes it visible
+            os.fsync(file.fileno())
+        os.replace(partial, target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        if _disk_full(error):
+            size = needed or (partial.stat().st_size if partial.exists() else 0)
+            raise DiskFullError(target, size, error) from error
+        raise
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+class AtomicSave:
+    """Mixin for a kedro-datasets class whose ``save`` writes ``self._get_save_path()``.
+
+    The parent's save runs with the save path pointing at ``<file>.partial``; the partial
+    file is then renamed to the real path (locally with ``os.replace``, elsewhere with
+    the file system's move). Put it first among the bases.
+    """
+
+    def save(self, data: Any) -> None:
+        target = self._get_save_path()  # type: ignore[attr-defined]
+        partial = PurePosixPath(f"{target}{PARTIAL_SUFFIX}")
+        # Kedro wraps every save (logging, version bookkeeping) and wraps this one too; the
+        # parent's own body is the function it wrapped, run here with the path swapped.
+        parent_save = super().save  # type: ignore[misc]
+        body = getattr(parent_save, "__wrapped__", None)
+        write = (lambda: body(self, data)) if body is not None else (lambda: parent_save(data))
+        self._get_save_path = lambda: partial  # type: ignore[method-assign]
+        protocol = self._protocol  # type: ignore[attr-defined]
+        fs = self._fs  # type: ignore[attr-defined]
+        local = protocol == "file"
+        partial_path = get_filepath_str(partial, protocol)
+        target_path = get_filepath_str(target, protocol)
+        try:
+            write()
+            if local:
+                os.replace(partial_path, target_path)
+            else:
+                fs.mv(partial_path, target_path)
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                fs.rm(partial_path)
+            cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
+            if isinstance(cause, OSError) and _disk_full(cause):
+                raise DiskFullError(target_path, 0, cause) from error
+            raise
+        finally:
+            del self._get_save_path
+
+
+class JSONDataset(AtomicSave, _JSONDataset):
+    """``json.JSONDataset`` with atomic saves."""
+
+
+class CSVDataset(AtomicSave, _CSVDataset):
+    """``pandas.CSVDataset`` with atomic saves."""
+
+
+class ParquetDataset(AtomicSave, _ParquetDataset):
+    """``pandas.ParquetDataset`` with atomic saves."""
+
+
+class TextDataset(AtomicSave, _TextDataset):
+    """``text.TextDataset`` with atomic saves."""

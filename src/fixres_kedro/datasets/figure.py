@@ -1,0 +1,97 @@
+"""``FigureDataset``: a matplotlib figure saved as a versioned PNG, and read back.
+
+kedro-datasets' ``MatplotlibDataset`` can only save, so the notebook and the study report
+needed a second catalog entry (a ``pillow.ImageDataset``) on the same file, which Kedro
+does not know depends on the node that writes it. This one saves a ``Figure`` as PNG
+(atomically: ``datasets.atomic``) and loads the PNG as a ``PIL.Image``: the node that
+draws it and the nodes or notebooks that show it name the same dataset. kedro-viz
+previews it as the image.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import PurePosixPath
+from typing import Any
+
+import fsspec
+from kedro.io.core import (
+    AbstractVersionedDataset,
+    DatasetError,
+    Version,
+    get_filepath_str,
+    get_protocol_and_path,
+)
+from kedro_datasets._typing import ImagePreview
+from matplotlib.figure import Figure
+from PIL import Image
+
+from fixres_kedro.datasets.atomic import atomic_file
+
+
+class FigureDataset(AbstractVersionedDataset[Figure, Image.Image]):
+    """Save a ``matplotlib.figure.Figure`` as PNG; load the PNG as a ``PIL.Image``.
+
+    Example catalog entry::
+
+        model_comparison_plot:
+          type: fixres_kedro.datasets.FigureDataset
+          filepath: data/08_reporting/model_comparison.png
+          versioned: true
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        dpi: int = 100,
+        version: Version | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        protocol, path = get_protocol_and_path(filepath, version)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(protocol, **(fs_args or {}))
+        self._dpi = dpi
+        self.metadata = metadata
+        super().__init__(
+            filepath=PurePosixPath(path), version=version,
+            exists_function=self._fs.exists, glob_function=self._fs.glob,
+        )
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
+
+    def save(self, data: Figure) -> None:
+        if not isinstance(data, Figure):
+            raise DatasetError(f"FigureDataset saves matplotlib Figures, got {type(data)}")
+        buffer = io.BytesIO()
+        data.savefig(buffer, format="png", dpi=self._dpi)
+        path = get_filepath_str(self._get_save_path(), self._protocol)
+        if self._protocol == "file":
+            with atomic_file(path, needed=buffer.tell()) as partial:
+                partial.write_bytes(buffer.getvalue())
+        else:
+            with self._fs.open(path, "wb") as file:
+                file.write(buffer.getvalue())
+
+    def _read(self) -> bytes:
+        path = get_filepath_str(self._get_load_path(), self._protocol)
+        with self._fs.open(path, "rb") as file:
+            return file.read()
+
+    def load(self) -> Image.Image:
+        image = Image.open(io.BytesIO(self._read()))
+        image.load()
+        return image
+
+    def preview(self) -> ImagePreview:
+        """The PNG, base64-encoded, for kedro-viz."""
+        return ImagePreview(base64.b64encode(self._read()).decode("ascii"))
+
+    def _exists(self) -> bool:
+        try:
+            path = get_filepath_str(self._get_load_path(), self._protocol)
+        except DatasetError:
+            return False
+        return self._fs.exists(path)
