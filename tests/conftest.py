@@ -1,4 +1,9 @@
-"""Shared fixtures: a copy of the project that has run the smoke experiment once."""
+"""Shared fixtures: a copy of the project that has run the smoke experiment once.
+
+The copies train the tiny backbone (``model.backbone=tiny``): the smoke environment's
+DAG, parameters and data, without building ResNet50V2 in every test. The tests that must
+see the real network say so (``backbone="resnet50v2"``, or ``kedro run`` as a user types it).
+"""
 
 from __future__ import annotations
 
@@ -27,17 +32,20 @@ def copy_project(target: Path) -> Path:
     return target
 
 
-def run_smoke(project: Path, **run_args) -> None:
+TEST_PARAMS = {"data": {"source": "archive", "path": str(ARCHIVE)}, "model": {"backbone": "tiny"}}
+
+
+def run_smoke(project: Path, backbone: str = "tiny", **run_args) -> None:
     """One ``session.run`` in the smoke environment, reading the offline archive."""
     bootstrap_project(project)
-    params = {"data": {"source": "archive", "path": str(ARCHIVE)}}
+    params = {**TEST_PARAMS, "model": {"backbone": backbone}}
     with KedroSession.create(project_path=project, env="smoke", runtime_params=params) as session:
         session.run(**run_args)
 
 
 @pytest.fixture(scope="session")
 def smoke_project(tmp_path_factory) -> Path:
-    """A project copy after one ``fixres`` run in the smoke environment (~2 min)."""
+    """A project copy after one ``fixres`` run in the smoke environment (tiny backbone)."""
     if not ARCHIVE.exists():
         pytest.skip(f"{ARCHIVE} is missing")
     project = copy_project(tmp_path_factory.mktemp("smoke"))

@@ -1,18 +1,23 @@
-"""Parameter validation: the shipped configurations pass, wrong values name their key."""
+"""Typed parameters: the shipped configurations pass, and every wrong, missing or unknown
+key is named in one line, before any hook or node runs."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
 from kedro.config import OmegaConfigLoader
 
 from fixres_kedro.errors import InvalidParameterError
-from fixres_kedro.parameters import validate_parameters
+from fixres_kedro.fixres.input_pipeline import InputPipeline
+from fixres_kedro.parameters import ExperimentParameters, RunParams, RuntimeParams, TrainingParams
+from fixres_kedro.protocol import RUNS
 from fixres_kedro.settings import CONFIG_LOADER_ARGS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+ENVIRONMENTS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name not in ("base", "local"))
 
 
 def _parameters(env: str) -> dict:
@@ -22,58 +27,75 @@ def _parameters(env: str) -> dict:
     return loader["parameters"]
 
 
-@pytest.mark.parametrize("env", ["local", "smoke"])
+@pytest.mark.parametrize("env", ["local", *ENVIRONMENTS])
 def test_shipped_parameters_are_valid(env):
-    validate_parameters(_parameters(env))
+    ExperimentParameters(**_parameters(env))
+
+
+def test_the_runs_of_the_protocol_are_the_parameter_sections():
+    runs = [f.name for f in dataclasses.fields(ExperimentParameters) if f.type in (RunParams, "RunParams")]
+    assert tuple(runs) == RUNS
 
 
 def test_smoke_merges_over_base():
-    params = _parameters("smoke")
-    assert params["initial"]["dataset"]["image_size"] == 32
-    assert params["initial"]["dataset"]["area_range"] == [0.05, 1.0]  # kept from base
-    assert params["initial"]["training"]["learning_rate"] == 1e-3
-    assert params["finetune"]["dataset"]["train_image_size"] == 32
+    params = ExperimentParameters(**_parameters("smoke"))
+    assert params.initial.dataset.image_size == 32
+    assert params.initial.dataset.area_range == (0.05, 1.0)  # kept from base
+    assert params.initial.training.learning_rate == 1e-3
+    assert params.finetune.dataset.train_image_size == 32
 
 
 def test_base_is_the_example_protocol():
-    params = _parameters("local")
-    assert params["data"]["split"] == {
-        "train": "train[:90%]", "validation": "train[90%:]",
-        "max_train_examples": None, "max_validation_examples": None,
-    }
-    assert [params[r]["dataset"]["image_size"] for r in ("initial", "finetune", "vanilla")] == [128, 224, 224]
-    assert params["finetune"]["dataset"]["train_image_size"] == 128
-    assert [params[r]["training"]["epochs"] for r in ("initial", "finetune", "vanilla")] == [30, 10, 30]
-    assert [params[r]["training"]["learning_rate"] for r in ("initial", "finetune", "vanilla")] == [1e-3, 1e-4, 1e-3]
-    assert {params[r]["dataset"]["batch_size"] for r in ("initial", "finetune", "vanilla")} == {32}
+    params = ExperimentParameters(**_parameters("local"))
+    split = params.data.split
+    assert (split.train, split.validation, split.max_train_examples) == ("train[:90%]", "train[90%:]", None)
+    assert [getattr(params, r).dataset.image_size for r in RUNS] == [128, 224, 224]
+    assert params.finetune.dataset.train_image_size == 128
+    assert params.finetune.dataset.resize_size == 392
+    assert [getattr(params, r).training.epochs for r in RUNS] == [30, 10, 30]
+    assert [getattr(params, r).training.learning_rate for r in RUNS] == [1e-3, 1e-4, 1e-3]
+    assert {getattr(params, r).dataset.batch_size for r in RUNS} == {32}
+    assert params.model.backbone == "resnet50v2" and params.runtime.precision == "float32"
+    assert len(params.seeds) >= 5
+
+
+def _with(key: str, value: object) -> dict:
+    params = copy.deepcopy(_parameters("local"))
+    *parents, leaf = key.split(".")
+    node = params
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+    return params
 
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
         ("initial.training.epochs", -1, "initial.training.epochs must be a positive integer, got -1"),
-        ("vanilla.training.learning_rate", 0, "vanilla.training.learning_rate must be a positive number"),
+        ("vanilla.training.learning_rate", 0, "vanilla.training.learning_rate must be a positive number, got 0"),
         ("initial.dataset.image_size", 16, "initial.dataset.image_size must be an integer >= 32"),
-        ("finetune.dataset.recipe", "zoom", "finetune.dataset.recipe must be one of initial, finetune"),
+        ("finetune.dataset.recipe", "zoom", "finetune.dataset.recipe must be one of initial, finetune, got 'zoom'"),
         ("initial.dataset.shuffle", "sometimes", "initial.dataset.shuffle must be one of examples, batches, none"),
         ("initial.dataset.area_range", [0.5, 0.1], "initial.dataset.area_range must satisfy 0 < low <= high <= 1.0"),
-        ("finetune.dataset.train_image_size", 256, "finetune.dataset.train_image_size must be a positive integer no larger than finetune.dataset.image_size (224)"),
+        ("finetune.dataset.train_image_size", 256,
+         "finetune.dataset.train_image_size must be a positive integer no larger than image_size (224), got 256"),
         ("data.split.train", "train[:ninety]", "data.split.train must be a tfds slice"),
-        ("data.split.max_train_examples", 0, "data.split.max_train_examples must be a positive integer"),
+        ("data.split.max_train_examples", 0, "data.split.max_train_examples must be a positive integer or null"),
         ("runtime.steps_per_execution", 0, "runtime.steps_per_execution must be a positive integer"),
-        ("seed", "abc", "seed must be an integer >= 0"),
+        ("runtime.precision", "fp8", "runtime.precision must be one of float32, mixed_bfloat16, mixed_float16, got 'fp8'"),
+        ("runtime.jit_compile", "sometimes", "runtime.jit_compile must be true or false or one of auto"),
+        ("seed", "abc", "seed must be an integer >= 0, got 'abc'"),
+        ("sweep.resolutions", [128, 16], "sweep.resolutions[1] must be an integer >= 32"),
+        ("model.backbone", "vgg", "model.backbone must be one of resnet50v2, tiny"),
+        ("seeds", [1, 1], "seeds must be distinct integers >= 0"),
     ],
 )
 def test_a_wrong_value_names_its_key(key, value, message):
-    params = copy.deepcopy(_parameters("local"))
-    *parents, leaf = key.split(".")
-    node = params
-    for part in parents:
-        node = node[part]
-    node[leaf] = value
     with pytest.raises(InvalidParameterError) as error:
-        validate_parameters(params)
+        ExperimentParameters(**_with(key, value))
     assert message in str(error.value)
+    assert str(error.value).startswith("Invalid parameters: ")
     assert "\n" not in str(error.value)
 
 
@@ -81,4 +103,44 @@ def test_a_missing_key_is_named():
     params = copy.deepcopy(_parameters("local"))
     del params["vanilla"]["training"]["epochs"]
     with pytest.raises(InvalidParameterError, match="vanilla.training.epochs is missing"):
-        validate_parameters(params)
+        ExperimentParameters(**params)
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("initial.training.epoch", "initial.training.epoch is not a parameter (did you mean initial.training.epochs?)"),
+        ("runtime.worker", "runtime.worker is not a parameter (did you mean runtime.workers?)"),
+        ("vanila", "vanila is not a parameter (did you mean vanilla?)"),
+        ("nonsense_key", "nonsense_key is not a parameter"),
+    ],
+)
+def test_an_unknown_key_is_refused_with_the_closest_valid_one(key, message):
+    with pytest.raises(InvalidParameterError) as error:
+        ExperimentParameters(**_with(key, 5 if "." in key else {"training": {"epochs": 1}}))
+    assert message in str(error.value)
+
+
+def test_a_smaller_backbone_takes_smaller_images():
+    params = _with("initial.dataset.image_size", 16)
+    params["model"] = {"backbone": "tiny"}
+    assert ExperimentParameters(**params).initial.dataset.image_size == 16
+
+
+def test_every_problem_is_named_at_once():
+    params = _with("seed", -1)
+    params["runtime"]["workers"] = "all"
+    with pytest.raises(InvalidParameterError) as error:
+        ExperimentParameters(**params)
+    assert "seed must be" in str(error.value) and "runtime.workers must be" in str(error.value)
+
+
+def test_sections_are_the_types_kedro_hands_to_the_nodes():
+    runtime = RuntimeParams(workers=2)
+    assert (runtime.steps_per_execution, runtime.jit_compile, runtime.precision) == (1, "auto", "float32")
+    assert RuntimeParams.coerce({"workers": 2}) == runtime and RuntimeParams.coerce(runtime) is runtime
+    training = TrainingParams(epochs=3, learning_rate=0.1)
+    assert training.to_dict() == {"epochs": 3, "learning_rate": 0.1, "early_stopping_patience": None,
+                                  "variant": "example"}
+    pipeline = InputPipeline(name="t", recipe="initial", image_size=64, area_range=[0.1, 0.9])
+    assert pipeline.area_range == (0.1, 0.9) and dataclasses.replace(pipeline, seed=3).seed == 3

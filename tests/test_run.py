@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from tests.conftest import ARCHIVE, copy_project, run_smoke
+from fixres_kedro.protocol import RUNS
+from tests.conftest import ARCHIVE, TEST_PARAMS, copy_project, run_smoke
 
-RUNS = ("initial", "finetune", "vanilla")
 VERSIONED = [
-    f"{run}_{name}" for run in RUNS
+    f"{run}.{name}" for run in RUNS
     for name in ("model", "history", "metrics", "sample_grid", "training_curves")
 ] + ["model_comparison", "model_comparison_plot"]
 
@@ -32,16 +33,13 @@ def _versions(project: Path, name: str) -> list[Path]:
 def test_every_output_exists_and_metrics_are_probabilities(smoke_project):
     bootstrap_project(smoke_project)
     with KedroSession.create(project_path=smoke_project, env="smoke") as session:
-        context = session.load_context()
-        from kedro.framework.project import pipelines
-
-        catalog = context.catalog
+        catalog = session.load_context().catalog
         for name in sorted(pipelines["fixres"].all_outputs()):
             assert catalog.exists(name), f"{name} was not saved"
         summary = catalog.load("split_summary")
         assert summary["train"] == 48 and summary["validation"] == 24
         for run in RUNS:
-            metrics = catalog.load(f"{run}_metrics")
+            metrics = catalog.load(f"{run}.metrics")
             assert 0.0 <= metrics["top1"] <= 1.0
             assert metrics["loss"] > 0 and metrics["epochs"] == 1
             assert metrics["images_per_second"] > 0
@@ -56,8 +54,8 @@ def test_second_run_adds_versions_and_single_nodes_rerun(smoke_project):
         assert len(_versions(smoke_project, name)) == 2, name
     # Every node's inputs are persisted: one node alone reruns from them.
     run_smoke(smoke_project, node_names=["finetune.evaluate_model"])
-    assert len(_versions(smoke_project, "finetune_metrics")) == 3
-    latest = json.loads(_versions(smoke_project, "finetune_metrics")[-1].read_text())
+    assert len(_versions(smoke_project, "finetune.metrics")) == 3
+    latest = json.loads(_versions(smoke_project, "finetune.metrics")[-1].read_text())
     assert latest["model"] == "finetune" and 0.0 <= latest["top1"] <= 1.0
 
 
@@ -92,20 +90,19 @@ class _FailBefore:
 
 
 def test_a_failed_run_leaves_earlier_versions_loadable(smoke_project):
-    before = {name: _versions(smoke_project, name) for name in ("model_comparison", "vanilla_model")}
+    before = {name: _versions(smoke_project, name) for name in ("model_comparison", "vanilla.model")}
     bootstrap_project(smoke_project)
-    params = {"data": {"source": "archive", "path": str(ARCHIVE)}}
-    with KedroSession.create(project_path=smoke_project, env="smoke", runtime_params=params) as session:
+    with KedroSession.create(project_path=smoke_project, env="smoke", runtime_params=TEST_PARAMS) as session:
         session._hook_manager.register(_FailBefore("compare_models"))
         with pytest.raises(RuntimeError, match="simulated crash"):
             session.run(pipeline_names=["fixres"])
     # The failed run saved new models but no comparison; every earlier version still loads.
     assert _versions(smoke_project, "model_comparison") == before["model_comparison"]
-    assert len(_versions(smoke_project, "vanilla_model")) == len(before["vanilla_model"]) + 1
+    assert len(_versions(smoke_project, "vanilla.model")) == len(before["vanilla.model"]) + 1
     bootstrap_project(smoke_project)
     with KedroSession.create(project_path=smoke_project, env="smoke") as session:
         catalog = session.load_context().catalog
-        for path in before["vanilla_model"]:
-            loaded = catalog.load("vanilla_model", version=path.parent.name)
+        for path in before["vanilla.model"]:
+            loaded = catalog.load("vanilla.model", version=path.parent.name)
             assert loaded.name == "fixres_classifier"
         assert list(catalog.load("model_comparison")["model"]) == list(RUNS)

@@ -47,6 +47,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _kedro_run(project: Path, *args: str, **extra: str) -> subprocess.Popen:
+    # The tiny backbone: these check how runs are scheduled, not the network.
+    if "--params" in args:
+        at = args.index("--params") + 1
+        args = (*args[:at], f"{args[at]},model.backbone=tiny", *args[at + 1:])
+    else:
+        args = (*args, "--params", "model.backbone=tiny")
     return subprocess.Popen(
         [sys.executable, "-m", "kedro", "run", *args], cwd=project, env=_env(**extra),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -85,12 +91,12 @@ def test_seed_namespaces_in_parallel_match_sequential_and_finished_seeds_are_sum
     _finish(_kedro_run(sequential, "--pipeline=seeds", namespaces))
     parallel_catalog, sequential_catalog = _catalog(parallel), _catalog(sequential)
     for seed in (0, 1):
-        got = parallel_catalog.load(f"seed_{seed}_initial_metrics")
-        want = sequential_catalog.load(f"seed_{seed}_initial_metrics")
+        got = parallel_catalog.load(f"seed_{seed}.initial.metrics")
+        want = sequential_catalog.load(f"seed_{seed}.initial.metrics")
         assert got["top1"] == pytest.approx(want["top1"], abs=1e-6)
         assert got["loss"] == pytest.approx(want["loss"], rel=1e-4)
-        _assert_same_model(parallel_catalog.load(f"seed_{seed}_initial_model"),
-                           sequential_catalog.load(f"seed_{seed}_initial_model"), atol=1e-4)
+        _assert_same_model(parallel_catalog.load(f"seed_{seed}.initial.model"),
+                           sequential_catalog.load(f"seed_{seed}.initial.model"), atol=1e-4)
 
     # Seed 0 finishes (one namespace at a time, as a scheduler would); seed 1 does not.
     _finish(_kedro_run(parallel, "--pipeline=seeds", "--namespaces=seed_0.finetune"))
@@ -129,9 +135,9 @@ def test_two_processes_on_localhost_train_as_one(smoke_project, tmp_path):
     assert all("Process" in output and "of 2" in output for output in outputs), outputs[0][-3000:]
     _finish(_kedro_run(single, *run, XLA_FLAGS="--xla_force_host_platform_device_count=2"))
 
-    models = [_catalog(project).load("initial_model") for project in (*hosts, single)]
+    models = [_catalog(project).load("initial.model") for project in (*hosts, single)]
     _assert_same_model(models[0], models[1], atol=0)  # the processes hold one model
     _assert_same_model(models[0], models[2], atol=1e-5)
-    metrics = [_catalog(project).load("initial_metrics") for project in (*hosts, single)]
+    metrics = [_catalog(project).load("initial.metrics") for project in (*hosts, single)]
     assert metrics[0]["top1"] == pytest.approx(metrics[2]["top1"], abs=1e-6)
     assert metrics[0]["loss"] == pytest.approx(metrics[2]["loss"], rel=1e-4)

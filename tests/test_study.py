@@ -12,19 +12,11 @@ pytestmark = pytest.mark.study
 
 
 @pytest.fixture(scope="module")
-def study_project(smoke_project, monkeypatch_module):
-    # The seeds decide the namespaces, read when pipelines are registered: the
-    # smoke environment's two seeds need KEDRO_ENV.
-    monkeypatch_module.setenv("KEDRO_ENV", "smoke")
+def study_project(smoke_project):
+    # The smoke environment's two seeds decide the namespaces (read for the session's env).
     run_smoke(smoke_project, pipeline_names=["variants", "sweep", "seeds"])
     run_smoke(smoke_project, pipeline_names=["study"], node_names=["write_report"])
     return smoke_project
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 def _catalog(project):
@@ -54,10 +46,11 @@ def test_seeds_are_aggregated_with_intervals(study_project):
     comparison = catalog.load("seeds_comparison")
     assert comparison["seeds"] == [0, 1] and len(comparison["differences"]) == 2
     for seed in (0, 1):
-        metrics = catalog.load(f"seed_{seed}_finetune_metrics")
+        metrics = catalog.load(f"seed_{seed}.finetune.metrics")
         assert metrics["parameters"]["dataset"]["seed"] == seed
 
 
 def test_report_states_uncertainties(study_project):
     page = _catalog(study_project).load("study_report")
     assert "± " in page and "95% interval" in page and page.count("<table") == 4
+    assert page.count("data:image/png;base64,") == 4

@@ -39,12 +39,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from fixres_kedro.protocol import RUNS
+
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"
 )
 
-RUNS = ("initial", "finetune", "vanilla")
 # The experiment's nodes, as the brief of this test lists them; the pipeline may hold more.
 FIXRES_NODES = {
     "split_dataset",
@@ -68,12 +69,12 @@ PREVIEWS = {
     "model_comparison": "TablePreview",
     "model_comparison_plot": "ImagePreview",
     "accuracy_vs_cost_plot": "ImagePreview",
-    **{f"{run}_dataset_spec": "JSONPreview" for run in RUNS},
-    **{f"{run}_sample_grid": "ImagePreview" for run in RUNS},
-    **{f"{run}_model": None for run in RUNS},  # KerasModelDataset has no preview()
-    **{f"{run}_history": "JSONPreview" for run in RUNS},
-    **{f"{run}_metrics": "JSONPreview" for run in RUNS},
-    **{f"{run}_training_curves": "ImagePreview" for run in RUNS},
+    **{f"{run}.dataset_spec": "JSONPreview" for run in RUNS},
+    **{f"{run}.sample_grid": "ImagePreview" for run in RUNS},
+    **{f"{run}.model": None for run in RUNS},  # KerasModelDataset has no preview()
+    **{f"{run}.history": "JSONPreview" for run in RUNS},
+    **{f"{run}.metrics": "JSONPreview" for run in RUNS},
+    **{f"{run}.training_curves": "ImagePreview" for run in RUNS},
 }
 
 # Outside hosts the *page* may try (and fail to reach): kedro-viz's index.html links
@@ -83,9 +84,9 @@ PAGE_OUTSIDE_HOSTS = {"fonts.googleapis.com", "fonts.gstatic.com"}
 
 def _pipeline_nodes() -> set[str]:
     """The names of the nodes of the project's ``fixres`` pipeline, as registered."""
-    from fixres_kedro.pipelines.fixres.pipeline import create_pipeline  # noqa: PLC0415
+    from fixres_kedro.pipeline_registry import register_pipelines  # noqa: PLC0415
 
-    return {n.name for n in create_pipeline().nodes}
+    return {n.name for n in register_pipelines()["fixres"].nodes}
 
 
 # --- the site -------------------------------------------------------------------------
@@ -297,8 +298,8 @@ def _latest(smoke_project: Path, relative: str) -> bytes:
 @pytest.mark.parametrize(
     ("dataset", "file"),
     [
-        ("initial_training_curves", "initial_training_curves.png"),
-        ("finetune_sample_grid", "finetune_sample_grid.png"),
+        ("initial.training_curves", "initial_training_curves.png"),
+        ("finetune.sample_grid", "finetune_sample_grid.png"),
         ("model_comparison_plot", "model_comparison.png"),
     ],
 )
@@ -312,7 +313,7 @@ def test_plot_preview_shows_the_latest_png(smoke_project, server, tmp_path, data
 
 
 def test_metrics_preview_is_a_json_tree(server, tmp_path):
-    page = _page(server, tmp_path, "?pid=fixres&sn=vanilla_metrics&expandAllPipelines=true")
+    page = _page(server, tmp_path, "?pid=fixres&sn=vanilla.metrics&expandAllPipelines=true")
     assert page.with_class("pipeline-metadata__preview-json")
     keys = {e["text"] for e in page.elements if e["tag"] == "span" and e["text"]}
     assert {"model", "top1", "loss", "parameters"} <= keys

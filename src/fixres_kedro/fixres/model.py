@@ -223,7 +223,7 @@ def train_and_evaluate(
     ``train_seconds`` (summed over epochs, across resumptions) and the training
     ``images_per_second``. With a ``checkpoint`` (``TrainingCheckpoint`` with a folder)
     every epoch is saved and an interrupted run resumes after its last completed
-    epoch; the checkpoint stays until ``checkpoint.finish(model)`` (the model stored).
+    epoch; the checkpoint stays until ``fixres.checkpoint.finish(model)`` (the model stored).
     ``callbacks`` are added after the project's own (a tracker, say).
     """
     compile_model(model, learning_rate, steps_per_execution, jit_compile)

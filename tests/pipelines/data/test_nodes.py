@@ -77,7 +77,6 @@ def test_max_examples_keep_the_first_of_each_part(photos):
     [
         ({"max_train_examples": None, "max_validation_examples": None}, (45, 5)),
         ({"max_train_examples": 100, "max_validation_examples": 100}, (45, 5)),
-        ({"max_train_examples": 0, "max_validation_examples": 0}, (0, 0)),
         ({"max_validation_examples": 3}, (45, 3)),
         ({"max_train_examples": 3}, (3, 5)),
     ],
@@ -119,5 +118,5 @@ def test_input_is_left_alone(photos):
 
 
 def test_bad_slice_is_refused(photos):
-    with pytest.raises(ValueError, match="not a tfds split slice"):
+    with pytest.raises(ValueError, match="train must be a tfds slice such as 'train\\[:90%\\]', got 'first 90%'"):
         split_dataset(photos, {"train": "first 90%", "validation": "train[90%:]"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from PIL import Image
 
 from fixres_kedro.pipelines.study.nodes import write_report
 
@@ -30,10 +31,11 @@ def test_report_is_self_contained_html_with_uncertainties():
     ])
     paired = {"seeds": [0, 1, 2], "difference_mean": 0.03, "difference_ci95_low": -0.01,
               "difference_ci95_high": 0.07, "t_statistic": 2.1, "degrees_of_freedom": 2}
-    page = write_report(comparison, variants, sweep, seeds, paired)
+    plots = [Image.new("RGB", (20, 10), colour) for colour in ("red", "green", "blue", "white")]
+    page = write_report(comparison, variants, sweep, seeds, paired, *plots)
     assert page.startswith("<!DOCTYPE html>")
     assert "75.0 ± 2.3%" in page            # single runs: ± one standard error
     assert "[65.0, 75.0]%" in page          # seeds: the 95% interval
     assert "[-1.0, +7.0] points" in page    # the paired comparison
     assert "Validation set: 367 photos" in page
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 4  # cost, variants, sweep and seeds plots

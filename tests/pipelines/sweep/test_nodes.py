@@ -8,20 +8,21 @@ import keras
 import pandas as pd
 from PIL import Image
 
+from fixres_kedro.parameters import RuntimeParams, SweepParams
 from fixres_kedro.pipelines.sweep.nodes import (
     evaluate_at_resolutions,
     evaluation_pipeline,
     plot_resolution_sweep,
 )
 
-SWEEP = {"resolutions": [32, 48], "transforms": ["resize", "resize_crop"], "resize_ratio": 1.75, "batch_size": 4}
-RUNTIME = {"workers": 1}
+SWEEP = SweepParams(resolutions=[32, 48], transforms=["resize", "resize_crop"], resize_ratio=1.75, batch_size=4)
+RUNTIME = RuntimeParams(workers=1)
 
 
 def test_the_crop_transform_at_224_is_the_examples_392_then_224():
-    pipeline = evaluation_pipeline("resize_crop", 224, {"resize_ratio": 1.75}, RUNTIME)
+    pipeline = evaluation_pipeline("resize_crop", 224, SWEEP, RUNTIME)
     assert (pipeline.recipe, pipeline.resize_size, pipeline.image_size) == ("finetune", 392, 224)
-    assert evaluation_pipeline("resize", 160, {}, RUNTIME).recipe == "initial"
+    assert evaluation_pipeline("resize", 160, SWEEP, RUNTIME).recipe == "initial"
 
 
 def test_evaluate_at_resolutions_gives_a_row_per_transform_and_resolution():
