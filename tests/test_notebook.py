@@ -20,19 +20,20 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
+from fixres_kedro.protocol import RUNS
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "fixres_results.ipynb"
-RUNS = ("initial", "finetune", "vanilla")
 REPORTING = "data/08_reporting"
 # The images in the order the notebook shows them: (catalog entry, file under data/08_reporting).
 IMAGES = [
-    ("model_comparison_plot_image", "model_comparison.png"),
-    *((f"{run}_training_curves_image", f"{run}_training_curves.png") for run in RUNS),
-    *((f"{run}_sample_grid_image", f"{run}_sample_grid.png") for run in RUNS),
+    ("model_comparison_plot", "model_comparison.png"),
+    *((f"{run}.training_curves", f"{run}_training_curves.png") for run in RUNS),
+    *((f"{run}.sample_grid", f"{run}_sample_grid.png") for run in RUNS),
 ]
 # The tables' entries and files.
 TABLES = [
-    *((f"{run}_metrics", f"{run}_metrics.json") for run in RUNS),
+    *((f"{run}.metrics", f"{run}_metrics.json") for run in RUNS),
     ("model_comparison", "model_comparison.csv"),
 ]
 

@@ -17,6 +17,7 @@ from fixres_kedro.datasets import decoded_split as module
 from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split
 from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photo
+from fixres_kedro.protocol import RUNS
 
 from .conftest import jpeg_bytes
 
@@ -163,9 +164,9 @@ def test_catalog_reads_and_writes_the_same_file_two_ways(split):
     catalog = _catalog()
     assert split not in catalog
     encoded, decoded = catalog[f"{split}@bytes"], catalog[f"{split}@decoded"]
-    assert encoded["type"] == "pandas.ParquetDataset"
+    assert encoded["type"] == "fixres_kedro.datasets.ParquetDataset"  # kedro-datasets', atomic
     assert decoded["type"] == "fixres_kedro.datasets.DecodedSplitDataset"
-    assert encoded["filepath"] == decoded["filepath"] == f"data/02_intermediate/{split}.parquet"
+    assert encoded["filepath"] == decoded["filepath"] == f"${{globals:data_root}}/02_intermediate/{split}.parquet"
     for entry in (encoded, decoded):
         assert entry["metadata"]["kedro-viz"] == {"layer": "intermediate", "preview": False}
 
@@ -184,10 +185,9 @@ def test_fixres_nodes_read_the_decoded_splits_and_split_dataset_writes_bytes():
     writer = next(n for n in fixres.nodes if n.name == "split_dataset")
     assert {"train_split@bytes", "validation_split@bytes"} <= set(writer.outputs)
     readers = {n.name for n in fixres.nodes if {"train_split@decoded", "validation_split@decoded"} & set(n.inputs)}
-    runs = ("initial", "finetune", "vanilla")
     assert readers == {
-        *(f"{run}.build_dataset" for run in runs),
-        *(f"{run}.evaluate_model" for run in runs),
+        *(f"{run}.build_dataset" for run in RUNS),
+        *(f"{run}.evaluate_model" for run in RUNS),
         "initial.train_model", "vanilla.train_model", "finetune.finetune_bn",
     }
     # Every reader runs after the split is written (Kedro orders transcoded datasets).
@@ -196,14 +196,13 @@ def test_fixres_nodes_read_the_decoded_splits_and_split_dataset_writes_bytes():
 
 
 def test_build_dataset_draws_the_same_grid_from_decoded_photos(written):
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    from fixres_kedro.parameters import RuntimeParams  # noqa: PLC0415
     from fixres_kedro.pipelines.training.nodes import build_dataset  # noqa: PLC0415
 
     path, split = written
     loaded = DecodedSplitDataset(filepath=str(path)).load()
-    dataset = {"name": "initial", "recipe": "initial", "image_size": 16, "batch_size": 8}
-    runtime = {"workers": 1}
+    dataset = InputPipeline(name="initial", recipe="initial", image_size=16, batch_size=8)
+    runtime = RuntimeParams(workers=1)
     spec, figure = build_dataset(loaded, ["daisy"] * 5, dataset, 3, runtime)
     spec_bytes, figure_bytes = build_dataset(split, ["daisy"] * 5, dataset, 3, runtime)
     assert spec == spec_bytes
@@ -212,4 +211,3 @@ def test_build_dataset_draws_the_same_grid_from_decoded_photos(written):
     assert len(drawn) == len(split) == 23
     for got, want in zip(drawn, drawn_bytes):
         np.testing.assert_array_equal(got, want)
-    plt.close(figure), plt.close(figure_bytes)
