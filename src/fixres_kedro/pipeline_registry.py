@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
-from kedro.framework.project import PACKAGE_NAME, pipelines, settings
+from kedro.framework.project import pipelines, settings
 from kedro.pipeline import Pipeline, node
 from kedro.utils import find_kedro_project
 
@@ -47,7 +47,7 @@ def use_environment(env: str | None, project_path: Path | None = None) -> None:
     _environment["env"], _environment["project"] = env, project_path
     registered = _environment["registered_for"]
     if registered is not None and registered != (env, project_path):
-        pipelines.configure(f"{PACKAGE_NAME}.pipeline_registry")
+        pipelines.configure(__name__)
 
 
 def configured_seeds() -> list[int]:

@@ -6,19 +6,22 @@ from typing import Any
 
 import pandas as pd
 
-from fixres_kedro.fixres.tfds_order import slice_bounds
+from fixres_kedro.fixres.tfds_order import read_order, tf_flowers_example_size
 from fixres_kedro.parameters import SplitParams
 
 
 def split_dataset(
     photos: pd.DataFrame, split: SplitParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], dict[str, Any]]:
-    """Split the photos as ``tfds.load(split=[train, validation])`` would.
+    """Split the photos as ``tfds.load(split=[train, validation])`` would, in its order.
 
-    ``photos`` come in tfds' order of the ``train`` split, so each tfds slice
-    (``train[:90%]``, ``train[90%:]``) is a contiguous range. ``max_train_examples``
-    and ``max_validation_examples`` keep only the first examples of each part (the
-    smoke environment). Returns both parts, the class names (index = label) and a
+    ``photos`` come in the order tfds stores the ``train`` split (by key hash), so each
+    tfds slice (``train[:90%]``, ``train[90%:]``) holds a contiguous range of them; tfds
+    reads that range from the shards it wrote, interleaved in blocks of 16, and each part
+    keeps that order (``fixres.tfds_order.read_order``; the shards follow from the
+    photos' sizes, serialized as tf_flowers' examples). ``max_train_examples`` and
+    ``max_validation_examples`` keep only the first examples of each part, in that order
+    (the smoke environment). Returns both parts, the class names (index = label) and a
     summary of the counts per class.
     """
     names = (
@@ -27,9 +30,10 @@ def split_dataset(
     class_names = list(names)
     parts = {}
     split = SplitParams.coerce(split)
+    sizes = [tf_flowers_example_size(len(image), int(label))
+             for image, label in zip(photos["image"], photos["label"])]
     for part in ("train", "validation"):
-        _, start, stop = slice_bounds(getattr(split, part), len(photos))
-        rows = photos.iloc[start:stop]
+        rows = photos.iloc[read_order(sizes, getattr(split, part))]
         limit = getattr(split, f"max_{part}_examples")
         if limit is not None:
             rows = rows.iloc[:limit]

@@ -1,0 +1,116 @@
+"""The project's hooks: their order, seeding, precision, checkpoints; and that the
+parameters are checked before any of them runs."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from kedro.framework.hooks import hook_impl
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import node
+
+from fixres_kedro import settings
+from fixres_kedro.errors import InvalidParameterError
+from fixres_kedro.fixres import checkpoint
+from fixres_kedro.hooks import (
+    CheckpointHook,
+    DistributionHook,
+    PrecisionHook,
+    SeedHook,
+    node_seed,
+)
+from tests.conftest import TEST_PARAMS, copy_project
+
+
+def test_hooks_run_devices_first_then_precision_then_seeds():
+    # Pluggy calls the last registered first.
+    order = [type(hook) for hook in reversed(settings.HOOKS)]
+    assert order[:3] == [DistributionHook, PrecisionHook, SeedHook]
+
+
+def test_node_seeds_depend_on_the_seed_and_the_node_and_follow_seed_namespaces():
+    assert node_seed("initial.train_model", "initial", 42) == node_seed("initial.train_model", "initial", 42)
+    assert node_seed("initial.train_model", "initial", 42) != node_seed("vanilla.train_model", "vanilla", 42)
+    assert node_seed("initial.train_model", "initial", 42) != node_seed("initial.train_model", "initial", 7)
+    # In the namespace seed_3, the study's seed (3) replaces the parameter.
+    name = "seed_3.initial.train_model"
+    assert node_seed(name, "seed_3.initial", 42) == node_seed(name, "seed_3.initial", 7)
+    assert node_seed(name, "seed_3.initial", 42) != node_seed(name, "seed_4.initial", 42)
+
+
+def _catalog(**params) -> DataCatalog:
+    catalog = DataCatalog()
+    for key, value in params.items():
+        catalog[f"params:{key}"] = MemoryDataset(value)
+    return catalog
+
+
+def test_seed_hook_makes_a_node_draw_the_same_numbers_alone_or_in_a_run():
+    hook, catalog = SeedHook(), _catalog(seed=42)
+    task = node(lambda: None, inputs=None, outputs="nothing", name="initial.train_model", namespace="initial")
+    hook.before_node_run(task, catalog)
+    first = np.random.random(3), keras.random.uniform((3,))
+    hook.before_node_run(task, catalog)
+    again = np.random.random(3), keras.random.uniform((3,))
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(first[1]), keras.ops.convert_to_numpy(again[1]))
+
+
+def test_precision_hook_sets_the_policy_from_typed_or_raw_parameters():
+    try:
+        PrecisionHook().before_node_run(None, _catalog(runtime={"precision": "mixed_bfloat16"}))
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def test_checkpoint_hook_removes_a_checkpoint_only_once_its_model_is_saved(tmp_path):
+    model = keras.Sequential([keras.layers.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0,
+              callbacks=[checkpoint.TrainingCheckpoint(tmp_path / "run", "key")])
+    hook = CheckpointHook()
+    hook.after_dataset_saved("initial.history", {"epochs_run": 1})  # not the model: kept
+    assert (tmp_path / "run" / "epoch-0001").is_dir()
+    hook.after_dataset_saved("initial.model", model)
+    assert not (tmp_path / "run").exists()
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @hook_impl
+    def after_catalog_created(self) -> None:
+        self.calls.append("after_catalog_created")
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        self.calls.append("before_pipeline_run")
+
+    @hook_impl
+    def before_node_run(self) -> None:
+        self.calls.append("before_node_run")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"seed": "abc"}, "Invalid parameters: seed must be an integer >= 0, got 'abc'"),
+        ({"runtime": {"precision": "fp8"}}, "runtime.precision must be one of float32, mixed_bfloat16, mixed_float16"),
+        ({"initial": {"training": {"epoch": 5}}}, "initial.training.epoch is not a parameter (did you mean initial.training.epochs?)"),
+    ],
+)
+def test_parameters_are_checked_before_any_hook_or_node(tmp_path, params, message):
+    project = copy_project(tmp_path)
+    bootstrap_project(project)
+    recorder = _Recorder()
+    with KedroSession.create(project_path=project, env="smoke", runtime_params={**TEST_PARAMS, **params}) as session:
+        session._hook_manager.register(recorder)
+        with pytest.raises(InvalidParameterError) as error:
+            session.run(pipeline_names=["data"])
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert recorder.calls == []
