@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import warnings
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides the run's own
 # log; users can still set their own level.
@@ -15,5 +16,9 @@ if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") 
         if importlib.util.find_spec(_backend) is not None:
             os.environ["KERAS_BACKEND"] = _backend
             break
+
+# Kedro 1.7's configuration loader calls an OmegaConf API that OmegaConf 2.4 deprecates:
+# 21 lines on every command that the user can do nothing about.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
 __version__ = "0.1.0"

@@ -1,21 +1,47 @@
-"""Project CLI: Kedro's ``run``, ending on one clear line when the user must fix something.
+"""Project CLI: Kedro's ``run`` and ``registry``, ending on one clear line when the user
+must fix something.
 
-A wrong parameter or a missing archive raises a ``FixResError`` somewhere below
-Kedro's runner; Kedro would print a page of stack trace around it. Here the command
-prints ``Error: <what is wrong and where>`` and exits with status 1 instead. Any other
-exception keeps its traceback.
+* A wrong parameter, a missing archive, a damaged file, a full disk: a ``FixResError``
+  raised somewhere below Kedro's runner is printed as ``Error: <what and where>`` and the
+  command exits with status 1, instead of a page of stack trace. Any other exception keeps
+  its traceback.
+* An unknown pipeline, node or namespace is refused before anything runs, listing the
+  valid names, closest first.
+* ``kedro registry describe <name> --env <env>``: the pipelines of that environment (the
+  ``seeds`` pipeline's namespaces follow its seeds).
 """
 
 from __future__ import annotations
 
-import click
-from kedro.framework.cli.project import run as kedro_run
+import difflib
+import os
+from pathlib import Path
+from typing import Any
 
-from fixres_kedro.errors import find_user_error
+import click
+import yaml
+from kedro.framework.cli.project import run as kedro_run
+from kedro.framework.project import pipelines as registered_pipelines
+from kedro.pipeline import Pipeline
+
+from fixres_kedro.errors import FixResError, find_user_error
+from fixres_kedro.pipeline_registry import use_environment
+
+SHOWN = 12  # names listed in an unknown-name error before "and N more"
+
+
+class UnknownNameError(FixResError, ValueError):
+    """A pipeline, node or namespace that does not exist, with the valid ones."""
+
+    def __init__(self, kind: str, name: str, valid: list[str], where: str = "") -> None:
+        ranked = sorted(valid, key=lambda v: -difflib.SequenceMatcher(None, name, v).ratio())
+        shown = ", ".join(ranked[:SHOWN])
+        more = f" and {len(ranked) - SHOWN} more" if len(ranked) > SHOWN else ""
+        super().__init__(f"no {kind} named {name!r}{where}; {kind}s, closest first: {shown}{more}")
 
 
 class _UserErrorsOnOneLine(click.Command):
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except Exception as error:
@@ -23,6 +49,44 @@ class _UserErrorsOnOneLine(click.Command):
             if user_error is None:
                 raise
             raise click.ClickException(str(user_error)) from None
+
+
+def _project_pipelines(env: str | None) -> dict[str, Pipeline]:
+    use_environment(env or os.environ.get("KEDRO_ENV"), Path.cwd())
+    registered_pipelines.set_requested(None)
+    return dict(registered_pipelines)
+
+
+def check_names(
+    env: str | None, pipelines: list[str], node_names: list[str] | tuple[str, ...] = (),
+    from_nodes: list[str] | tuple[str, ...] = (), to_nodes: list[str] | tuple[str, ...] = (),
+    namespaces: list[str] | tuple[str, ...] = (),
+) -> None:
+    """Raise ``UnknownNameError`` for the first pipeline, node or namespace that does not exist."""
+    registered = _project_pipelines(env)
+    valid_pipelines = sorted(name for name in registered if name != "__default__")
+    for name in pipelines:
+        if name not in registered:
+            raise UnknownNameError("pipeline", name, valid_pipelines)
+    chosen = sum((registered[name] for name in pipelines or ["__default__"]), Pipeline([]))
+    where = f" in the pipeline {', '.join(pipelines) or 'fixres (the default)'}"
+    nodes = [node.name for node in chosen.nodes]
+    for name in [*node_names, *from_nodes, *to_nodes]:
+        if name not in nodes:
+            raise UnknownNameError("node", name, nodes, where)
+    spaces = sorted({".".join(node.name.split(".")[:depth]) for node in chosen.nodes
+                     for depth in range(1, node.name.count(".") + 1)})
+    for name in namespaces:
+        if name not in spaces:
+            raise UnknownNameError("namespace", name, spaces, where)
+
+
+def _run(**options: Any) -> Any:
+    pipelines = [options["pipeline"]] if options.get("pipeline") else list(options.get("pipelines") or [])
+    check_names(options.get("env"), pipelines, options.get("node_names") or (),
+                options.get("from_nodes") or (), options.get("to_nodes") or (),
+                options.get("namespaces") or ())
+    return kedro_run.callback(**options)
 
 
 @click.group(name="fixres_kedro")
@@ -34,9 +98,36 @@ cli.add_command(
     _UserErrorsOnOneLine(
         name="run",
         params=kedro_run.params,
-        callback=kedro_run.callback,
+        callback=_run,
         help=kedro_run.help,
         short_help=kedro_run.short_help,
         context_settings=kedro_run.context_settings,
     )
 )
+
+
+@cli.group()
+def registry() -> None:
+    """Commands for working with registered pipelines."""
+
+
+_env_option = click.option("--env", "-e", default=None, help="The configuration environment (KEDRO_ENV).")
+
+
+@registry.command("list", cls=_UserErrorsOnOneLine)
+@_env_option
+def list_registered_pipelines(env: str | None) -> None:
+    """List the pipelines of the project."""
+    click.echo(yaml.dump(sorted(_project_pipelines(env))))
+
+
+@registry.command("describe", cls=_UserErrorsOnOneLine)
+@click.argument("name", default="__default__")
+@_env_option
+def describe_registered_pipeline(name: str, env: str | None) -> None:
+    """The nodes of one pipeline (default: the default pipeline)."""
+    registered = _project_pipelines(env)
+    if name not in registered:
+        raise UnknownNameError("pipeline", name, sorted(p for p in registered if p != "__default__"))
+    nodes = [f"{node.name} ({node._func_name})" for node in registered[name].nodes]
+    click.echo(yaml.dump({"Nodes": nodes}))
