@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from fixres_kedro.protocol import RUNS
-from tests.conftest import ARCHIVE, TEST_PARAMS, copy_project, run_smoke
+from tests.conftest import TEST_PARAMS, run_smoke
 
 VERSIONED = [
     f"{run}.{name}" for run in RUNS
@@ -57,24 +54,6 @@ def test_second_run_adds_versions_and_single_nodes_rerun(smoke_project):
     assert len(_versions(smoke_project, "finetune.metrics")) == 3
     latest = json.loads(_versions(smoke_project, "finetune.metrics")[-1].read_text())
     assert latest["model"] == "finetune" and 0.0 <= latest["top1"] <= 1.0
-
-
-@pytest.mark.parametrize("flag", ["--pipeline=fixres", "--pipelines=fixres"])
-def test_cli_runs_fixres_and_stops_on_a_bad_parameter_with_one_line(tmp_path, flag):
-    project = copy_project(tmp_path)
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1",
-           "FIXRES_DATA_SOURCE": "archive", "FIXRES_DATA_PATH": str(ARCHIVE)}
-    result = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", flag, "--env=smoke",
-         "--params", "vanilla.training.epochs=-3"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 1
-    last = (result.stdout + result.stderr).strip().splitlines()[-1]
-    assert last == (
-        "Error: Invalid parameters: vanilla.training.epochs must be a positive integer, got -3"
-    )
-    assert "Traceback" not in result.stdout + result.stderr
 
 
 class _FailBefore:
