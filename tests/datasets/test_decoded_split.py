@@ -164,7 +164,7 @@ def test_catalog_reads_and_writes_the_same_file_two_ways(split):
     catalog = _catalog()
     assert split not in catalog
     encoded, decoded = catalog[f"{split}@bytes"], catalog[f"{split}@decoded"]
-    assert encoded["type"] == "fixres_kedro.datasets.ParquetDataset"  # kedro-datasets', atomic
+    assert encoded["type"] == "fixres_kedro.datasets.SplitDataset"  # atomic, with its digest
     assert decoded["type"] == "fixres_kedro.datasets.DecodedSplitDataset"
     assert encoded["filepath"] == decoded["filepath"] == f"${{globals:data_root}}/02_intermediate/{split}.parquet"
     for entry in (encoded, decoded):

@@ -2,7 +2,13 @@
 models, figures that load back, checkpoints, report folders, and kedro-datasets' JSON,
 CSV, Parquet and text datasets with atomic saves."""
 
-from fixres_kedro.datasets.atomic import CSVDataset, JSONDataset, ParquetDataset, TextDataset
+from fixres_kedro.datasets.atomic import (
+    CSVDataset,
+    JSONDataset,
+    ParquetDataset,
+    SplitDataset,
+    TextDataset,
+)
 from fixres_kedro.datasets.checkpoint_directory import CheckpointDirectory
 from fixres_kedro.datasets.decoded_split import DecodedSplitDataset
 from fixres_kedro.datasets.figure import FigureDataset
@@ -13,5 +19,5 @@ from fixres_kedro.datasets.report_folder import ReportFolder
 __all__ = [
     "CSVDataset", "CheckpointDirectory", "DecodedSplitDataset", "FigureDataset",
     "ImageSourceDataset", "JSONDataset", "KerasModelDataset", "ParquetDataset", "ReportFolder",
-    "TextDataset",
+    "SplitDataset", "TextDataset",
 ]

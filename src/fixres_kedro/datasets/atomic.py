@@ -10,13 +10,14 @@ full disk raises ``DiskFullError`` (one line naming the file) and leaves nothing
 ``atomic_file`` does it for code that writes a local file itself; ``AtomicSave`` is a
 mixin for kedro-datasets' classes, whose ``save`` opens ``self._get_save_path()``:
 ``JSONDataset``, ``CSVDataset``, ``ParquetDataset`` and ``TextDataset`` below are
-kedro-datasets' own, with atomic saves.
+kedro-datasets' own, with atomic saves; ``SplitDataset`` also writes the file's digest.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -87,6 +88,7 @@ class AtomicSave:
         target_path = get_filepath_str(target, protocol)
         try:
             write()
+            self._before_rename(partial_path, target_path)
             if local:
                 os.replace(partial_path, target_path)
             else:
@@ -100,6 +102,9 @@ class AtomicSave:
             raise
         finally:
             del self._get_save_path
+
+    def _before_rename(self, partial: str, target: str) -> None:
+        """Called with the written partial file, before it becomes ``target``."""
 
 
 class JSONDataset(AtomicSave, _JSONDataset):
@@ -116,3 +121,30 @@ class ParquetDataset(AtomicSave, _ParquetDataset):
 
 class TextDataset(AtomicSave, _TextDataset):
     """``text.TextDataset`` with atomic saves."""
+
+
+DIGEST_SUFFIX = ".sha256"
+
+
+def file_digest(path: str | Path) -> str:
+    """The SHA-256 of a local file, read in 4 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class SplitDataset(ParquetDataset):
+    """A split's Parquet file (``*_split@bytes``), with its SHA-256 beside it.
+
+    The digest (``<file>.sha256``) is written before the file is renamed into place, so
+    a file with a digest is always whole; ``DecodedSplitDataset`` checks both the file's
+    and each photo's digest (the ``sha256`` column ``split_dataset`` adds) when it reads.
+    """
+
+    def _before_rename(self, partial: str, target: str) -> None:
+        if self._protocol != "file":  # type: ignore[attr-defined]
+            return
+        with atomic_file(target + DIGEST_SUFFIX) as digest_file:
+            digest_file.write_text(file_digest(partial) + "\n")

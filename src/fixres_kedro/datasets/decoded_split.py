@@ -1,7 +1,7 @@
 """``DecodedSplitDataset``: a persisted split read back with its photos decoded.
 
 The ``data`` pipeline writes each split as Parquet rows of encoded photos
-(``train_split@bytes``, a ``pandas.ParquetDataset``). The training nodes read the same
+(``train_split@bytes``, a ``SplitDataset``). The training nodes read the same
 file through this dataset (``train_split@decoded``, Kedro transcoding), so decoding is
 the I/O layer's job and a node never holds the encoded split next to the decoded one:
 
@@ -15,8 +15,8 @@ the I/O layer's job and a node never holds the encoded split next to the decoded
 * each batch's photos are decoded on a thread pool with
   ``fixres_kedro.fixres.photos.decode_photos`` and the encoded bytes dropped;
 * ``load`` returns a ``pandas.DataFrame`` with the split's columns (``key``, ``label``,
-  ``class_name``, ``image``) where ``image`` holds RGB ``uint8`` ``(height, width, 3)``
-  arrays.
+  ``class_name``, ``image``, ``sha256``) where ``image`` holds RGB ``uint8``
+  ``(height, width, 3)`` arrays.
 
 Decoding happens once per process and file: the last two splits read (the train and the
 validation split of a run) are kept, keyed by the file's resolved path, modification
@@ -24,15 +24,20 @@ time (ns) and size, so the ``initial``, ``finetune`` and ``vanilla`` nodes of on
 ``kedro run`` share one decode; a rewritten file is read again. Every ``load`` returns a
 new DataFrame over the same (not copied) arrays: nodes must not modify the pixels.
 
-A photo that cannot be decoded stops the load with a ``DataSourceError`` naming its
-position in the split (``ImageSourceDataset`` skips such photos, so the split is stale
-or damaged). The dataset is read-only: ``save`` refuses, the split is written through
-its ``@bytes`` entry.
+Nothing damaged is decoded silently: the file's SHA-256 (``<file>.sha256``, written by
+``SplitDataset``) and each photo's (the ``sha256`` column of ``split_dataset``) are
+checked, and a mismatch, or a file pyarrow cannot read, stops the load with one
+``DamagedFileError`` line naming the file and, where a photo changed, its row. (Splits
+written before the digests existed load unchecked.) A photo that cannot be decoded stops
+the load with a ``DataSourceError`` naming its position in the split
+(``ImageSourceDataset`` skips such photos, so the split is stale). The dataset is
+read-only: ``save`` refuses, the split is written through its ``@bytes`` entry.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +45,13 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
 
+from fixres_kedro.datasets.atomic import DIGEST_SUFFIX, file_digest
 from fixres_kedro.errors import DataSourceError
-from fixres_kedro.fixres.errors import UnreadablePhotoError
+from fixres_kedro.fixres.errors import DamagedFileError, UnreadablePhotoError
 from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photos
 
 IMAGE_COLUMN = "image"
+DIGEST_COLUMN = "sha256"  # of each photo's bytes (split_dataset)
 DEFAULT_BATCH_ROWS = 256
 READ_BUFFER_BYTES = 1 << 20  # buffered reads of the file, not one read per column chunk
 
@@ -66,6 +73,30 @@ def _trim_heap() -> None:
 def clear_cache() -> None:
     """Forget every decoded split of this process (tests; freeing memory)."""
     DECODED_SPLITS.clear()
+
+
+_RERUN = ": the split is damaged; write it again with `kedro run --pipeline=data`"
+
+
+def _short(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _expected_digest(path: str) -> str | None:
+    """The SHA-256 written beside the split, if it was (splits written before had none)."""
+    try:
+        return Path(path + DIGEST_SUFFIX).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _check_rows(path: str, start: int, encoded: list[bytes], digests: list[str]) -> None:
+    for offset, (blob, digest) in enumerate(zip(encoded, digests)):
+        if hashlib.sha256(blob).hexdigest() != digest:
+            raise DamagedFileError(
+                f"{path}: the photo of row {start + offset} does not match its digest{_RERUN}"
+            )
 
 
 class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
@@ -134,9 +165,38 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         return frame.copy(deep=False)
 
     def _read(self, path: str) -> pd.DataFrame:
+        try:
+            return self._read_checked(path)
+        except DamagedFileError:
+            raise
+        except (OSError, ValueError) as error:  # what pyarrow raises for a damaged file
+            if isinstance(error, DataSourceError | UnreadablePhotoError):
+                raise
+            raise DamagedFileError(f"{path} cannot be read ({_short(error)}){_RERUN}") from error
+
+    def _find_damaged_row(self, path: str) -> None:
+        """Raise ``DamagedFileError`` naming the first row whose photo fails its digest."""
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        parquet = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
+        if DIGEST_COLUMN not in parquet.schema_arrow.names:
+            return
+        start = 0
+        for batch in parquet.iter_batches(batch_size=self._batch_rows, columns=[IMAGE_COLUMN, DIGEST_COLUMN],
+                                          use_threads=False):
+            encoded = batch.column(IMAGE_COLUMN).to_pylist()
+            _check_rows(path, start, encoded, batch.column(DIGEST_COLUMN).to_pylist())
+            start += len(encoded)
+
+    def _read_checked(self, path: str) -> pd.DataFrame:
         import pyarrow as pa  # noqa: PLC0415
         import pyarrow.parquet as pq  # noqa: PLC0415
 
+        expected = _expected_digest(path)
+        if expected is not None and file_digest(path) != expected:
+            # Name the damaged row if a photo is what changed; else the file.
+            self._find_damaged_row(path)
+            raise DamagedFileError(f"{path} does not match its digest ({path}{DIGEST_SUFFIX}){_RERUN}")
         pool_release = pa.default_memory_pool().release_unused
         parquet = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
         names = parquet.schema_arrow.names
@@ -150,6 +210,8 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         for batch in parquet.iter_batches(batch_size=self._batch_rows, use_threads=False):
             encoded = batch.column(IMAGE_COLUMN).to_pylist()
             start = len(images)
+            if DIGEST_COLUMN in names:
+                _check_rows(path, start, encoded, batch.column(DIGEST_COLUMN).to_pylist())
             try:
                 images.extend(decode_photos(
                     encoded, self._workers,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import pytest
 
@@ -33,11 +35,13 @@ def test_sizes_and_contiguity(photos):
     train, validation, class_names, summary = split_dataset(photos, TFDS_SPLIT)
 
     assert (len(train), len(validation)) == (45, 5)
-    assert train.equals(photos.iloc[:45].reset_index(drop=True))
-    assert validation.equals(photos.iloc[45:].reset_index(drop=True))
+    columns = list(photos.columns)
+    assert train[columns].equals(photos.iloc[:45].reset_index(drop=True))
+    assert validation[columns].equals(photos.iloc[45:].reset_index(drop=True))
     assert list(train.index) == list(range(45))
     assert list(validation.index) == list(range(5))
-    assert list(train.columns) == list(photos.columns)
+    assert list(train.columns) == [*columns, "sha256"]
+    assert list(train["sha256"]) == [hashlib.sha256(blob).hexdigest() for blob in train["image"]]
     assert not set(train["key"]) & set(validation["key"])
     assert (summary["train"], summary["validation"]) == (45, 5)
     assert summary["slices"] == TFDS_SPLIT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pandas as pd
@@ -21,8 +22,9 @@ def split_dataset(
     keeps that order (``fixres.tfds_order.read_order``; the shards follow from the
     photos' sizes, serialized as tf_flowers' examples). ``max_train_examples`` and
     ``max_validation_examples`` keep only the first examples of each part, in that order
-    (the smoke environment). Returns both parts, the class names (index = label) and a
-    summary of the counts per class.
+    (the smoke environment). Each row gets the ``sha256`` of its photo's bytes, checked
+    whenever the split is decoded. Returns both parts, the class names (index = label) and
+    a summary of the counts per class.
     """
     names = (
         photos[["label", "class_name"]].drop_duplicates().sort_values("label")["class_name"]
@@ -37,7 +39,8 @@ def split_dataset(
         limit = getattr(split, f"max_{part}_examples")
         if limit is not None:
             rows = rows.iloc[:limit]
-        parts[part] = rows.reset_index(drop=True)
+        rows = rows.reset_index(drop=True)
+        parts[part] = rows.assign(sha256=[hashlib.sha256(blob).hexdigest() for blob in rows["image"]])
     summary = {
         "train": len(parts["train"]),
         "validation": len(parts["validation"]),
