@@ -39,14 +39,17 @@ def _disk_full(error: OSError) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | Path, needed: int = 0) -> Iterator[Path]:
-    """Yield a ``.partial`` path to write; on success it replaces ``path`` in one rename.
+def atomic_file(path: str | Path, needed: int = 0, keep_suffix: bool = False) -> Iterator[Path]:
+    """Yield a partial path to write; on success it replaces ``path`` in one rename.
 
-    On failure the partial file is removed; a full disk becomes ``DiskFullError`` naming
-    ``path`` and ``needed`` (bytes, when the caller knows them).
+    The partial path is ``<file>.partial`` (``<stem>.partial<suffix>`` with
+    ``keep_suffix``, for writers that insist on an extension). On failure it is removed;
+    a full disk becomes ``DiskFullError`` naming ``path`` and ``needed`` (bytes, when the
+    caller knows them; else what was written before the disk filled).
     """
     target = Path(path)
-    partial = target.with_name(target.name + PARTIAL_SUFFIX)
+    name = f"{target.stem}{PARTIAL_SUFFIX}{target.suffix}" if keep_suffix else target.name + PARTIAL_SUFFIX
+    partial = target.with_name(name)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         yield partial
@@ -54,10 +57,10 @@ def atomic_file(path: str | Path, needed: int = 0) -> Iterator[Path]:
             os.fsync(file.fileno())
         os.replace(partial, target)
     except OSError as error:
+        written = partial.stat().st_size if partial.exists() else 0
         partial.unlink(missing_ok=True)
         if _disk_full(error):
-            size = needed or (partial.stat().st_size if partial.exists() else 0)
-            raise DiskFullError(target, size, error) from error
+            raise DiskFullError(target, needed or written, error) from error
         raise
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -8,13 +8,12 @@ optimizer state (a third of the size; every node that trains compiles afresh).
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import fsspec
+import numpy as np
 from kedro.io.core import (
     AbstractVersionedDataset,
     DatasetError,
@@ -22,6 +21,9 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
+
+from fixres_kedro.datasets.atomic import atomic_file
+from fixres_kedro.fixres.errors import DamagedFileError
 
 
 class KerasModelDataset(AbstractVersionedDataset):
@@ -63,7 +65,25 @@ class KerasModelDataset(AbstractVersionedDataset):
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "model.keras"
             self._fs.get(path, str(local))
-            return keras.saving.load_model(local, compile=False)
+            try:
+                return keras.saving.load_model(local, compile=False)
+            except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a bad file
+                raise DamagedFileError(self._damaged(path, error)) from error
+
+    def _damaged(self, path: str, error: BaseException) -> str:
+        """One line naming the damaged version file and how to load an earlier one."""
+        reason = " ".join(str(error).replace(str(Path(tempfile.gettempdir())), "").split())
+        reason = reason if len(reason) <= 120 else reason[:117] + "..."
+        versions = sorted(self._list_versions()) if self._version else []
+        current = PurePosixPath(path).parent.name
+        earlier = [v for v in versions if v < current]
+        hint = (f"; load an earlier version with --load-versions=<dataset>:{earlier[-1]} "
+                f"(versions: {', '.join(versions[-5:])})" if earlier else "")
+        return f"{path} cannot be loaded as a Keras model ({reason}){hint}"
+
+    def _list_versions(self) -> list[str]:
+        pattern = str(self._get_versioned_path("*"))
+        return [PurePosixPath(found).parent.name for found in self._fs.glob(pattern)]
 
     def save(self, data: Any) -> None:
         import keras  # noqa: PLC0415
@@ -75,16 +95,17 @@ class KerasModelDataset(AbstractVersionedDataset):
         # architecture and the weights, not the optimizer's two extra copies.
         bare = data.__class__.from_config(data.get_config())
         bare.set_weights(data.get_weights())
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "model.keras"
-            bare.save(local)
-            self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
-            if self._protocol == "file":
-                # Copy then rename: a run killed mid-save leaves no half-written model.
-                partial = f"{path}.partial"
-                shutil.copyfile(local, partial)
-                os.replace(partial, path)
-            else:
+        if self._protocol == "file":
+            # Written next to its final name, then renamed: a run killed mid-save leaves
+            # no half-written model, and a full disk no partial file (DiskFullError).
+            needed = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in bare.weights)
+            with atomic_file(path, needed=needed, keep_suffix=True) as partial:  # Keras wants .keras
+                bare.save(partial)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / "model.keras"
+                bare.save(local)
+                self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
                 self._fs.put(str(local), path)
 
     def _exists(self) -> bool:
