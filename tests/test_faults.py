@@ -20,9 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from kedro.io.core import DatasetError
 
 from fixres_kedro.datasets import DecodedSplitDataset, JSONDataset, SplitDataset
-from fixres_kedro.errors import CheckpointInUseError, DamagedFileError
+from fixres_kedro.errors import CheckpointInUseError, DamagedFileError, find_user_error
 from fixres_kedro.fixres import checkpoint
 from tests.conftest import ARCHIVE, copy_project
 
@@ -54,23 +55,26 @@ def project(smoke_project, tmp_path) -> Path:
     return copy
 
 
+class SmallDisk(type(Path())):
+    """A mounted tmpfs; ``fill(free)`` leaves only ``free`` bytes on it."""
+
+    def fill(self, free: int) -> None:
+        with open(self / "filler", "wb") as file:
+            file.write(b"\0" * (shutil.disk_usage(self).free - free))
+
+
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 2 MiB tmpfs, and a function that fills it to leave ``free`` bytes."""
-    mount = tmp_path / "small_disk"
+    """A 2 MiB tmpfs (skipped where mounting one is not allowed)."""
+    mount = SmallDisk(tmp_path / "small_disk")
     mount.mkdir()
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()})")
-
-    def fill(free: int) -> None:
-        with open(mount / "filler", "wb") as file:
-            file.write(b"\0" * (shutil.disk_usage(mount).free - free))
-
-    mount.fill = fill
     yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    if subprocess.run(["umount", str(mount)], check=False).returncode != 0:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _partials(folder: Path) -> list[Path]:
@@ -222,9 +226,11 @@ def test_a_damaged_split_stops_with_one_line_naming_the_file_and_the_row(tmp_pat
     data = bytearray(path.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # 64 zero bytes inside a photo
     path.write_bytes(bytes(data))
-    with pytest.raises(DamagedFileError) as error:
+    with pytest.raises(DatasetError) as error:
         DecodedSplitDataset(filepath=str(path)).load()
-    message = str(error.value)
+    damaged = find_user_error(error.value)
+    assert isinstance(damaged, DamagedFileError)
+    message = str(damaged)
     assert "\n" not in message and str(path) in message
     assert message.endswith("write it again with `kedro run --pipeline=data`")
     assert " row " in message or "cannot be read" in message
@@ -303,7 +309,7 @@ KILLED_MID_JSON = textwrap.dedent(
     from fixres_kedro.datasets import JSONDataset
     dataset = JSONDataset(filepath=sys.argv[1], version=Version(None, "2099-01-01T00.00.00.000Z"))
     def dump_half_then_die(data, file, **kwargs):
-        file.write(b'{"top1": 0.')
+        file.write('{"top1": 0.')
         file.flush()
         os.kill(os.getpid(), signal.SIGKILL)
     json.dump = dump_half_then_die

@@ -50,6 +50,7 @@ def atomic_file(path: str | Path, needed: int = 0, keep_suffix: bool = False) ->
     target = Path(path)
     name = f"{target.stem}{PARTIAL_SUFFIX}{target.suffix}" if keep_suffix else target.name + PARTIAL_SUFFIX
     partial = target.with_name(name)
+    created = not target.parent.exists()  # a new version's folder: removed again on failure
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         yield partial
@@ -58,13 +59,20 @@ def atomic_file(path: str | Path, needed: int = 0, keep_suffix: bool = False) ->
         os.replace(partial, target)
     except OSError as error:
         written = partial.stat().st_size if partial.exists() else 0
-        partial.unlink(missing_ok=True)
+        _discard(partial, created)
         if _disk_full(error):
             raise DiskFullError(target, needed or written, error) from error
         raise
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _discard(partial, created)
         raise
+
+
+def _discard(partial: Path, created_folder: bool) -> None:
+    partial.unlink(missing_ok=True)
+    if created_folder:
+        with contextlib.suppress(OSError):  # only if nothing else went there
+            partial.parent.rmdir()
 
 
 class AtomicSave:
