@@ -17,6 +17,7 @@ from fixres_kedro.errors import InvalidParameterError
 from fixres_kedro.fixres import checkpoint
 from fixres_kedro.hooks import (
     CheckpointHook,
+    CompilationCacheHook,
     DistributionHook,
     PrecisionHook,
     SeedHook,
@@ -25,10 +26,10 @@ from fixres_kedro.hooks import (
 from tests.conftest import TEST_PARAMS, copy_project
 
 
-def test_hooks_run_devices_first_then_precision_then_seeds():
+def test_hooks_run_devices_first_then_the_cache_then_precision_then_seeds():
     # Pluggy calls the last registered first.
     order = [type(hook) for hook in reversed(settings.HOOKS)]
-    assert order[:3] == [DistributionHook, PrecisionHook, SeedHook]
+    assert order[:4] == [DistributionHook, CompilationCacheHook, PrecisionHook, SeedHook]
 
 
 def test_node_seeds_depend_on_the_seed_and_the_node_and_follow_seed_namespaces():

@@ -56,6 +56,29 @@ class DistributionHook:
         pin_worker_to_accelerator()
 
 
+class CompilationCacheHook:
+    """With ``runtime.compilation_cache``, keep what the backend compiles for the next run
+    (``fixres.compilation_cache``, in the catalog's ``compilation_cache`` folder), in the
+    process that starts the run and in ``ParallelRunner``'s workers, before anything is
+    compiled there."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline,
+                            catalog: DataCatalog) -> None:
+        self._enable(catalog)
+
+    @hook_impl
+    def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
+        self._enable(catalog)
+
+    @staticmethod
+    def _enable(catalog: DataCatalog) -> None:
+        if _runtime(catalog).compilation_cache:
+            from fixres_kedro.fixres.compilation_cache import enable_compilation_cache  # noqa: PLC0415
+
+            enable_compilation_cache(catalog.load("compilation_cache"))
+
+
 class PrecisionHook:
     """Apply ``runtime.precision`` (Keras' global dtype policy) before a run, and before
     each node in processes that did not start the run (``ParallelRunner``'s workers, which

@@ -56,6 +56,7 @@ class RuntimeParams(Config):
     jit_compile: bool | Literal["auto"] = "auto"
     precision: Literal[PRECISIONS] = "float32"  # type: ignore[valid-type]
     data_parallel: bool = False
+    compilation_cache: bool = True  # keep compiled programs for the next run (.cache/)
 
 
 @config

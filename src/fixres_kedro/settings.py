@@ -5,6 +5,7 @@ from omegaconf.resolvers import oc
 from fixres_kedro.context import FixResContext
 from fixres_kedro.hooks import (
     CheckpointHook,
+    CompilationCacheHook,
     DistributionHook,
     NodeTimingHook,
     PrecisionHook,
@@ -16,8 +17,12 @@ CONTEXT_CLASS = FixResContext
 
 # Pluggy runs hooks last-registered first, so the order below is the reverse of the order
 # they run in: devices first (a worker's GPU must be chosen before seeding starts the
-# backend), then the precision policy, the seeds, checkpoints and the timing of each node.
-HOOKS = (NodeTimingHook(), CheckpointHook(), SeedHook(), PrecisionHook(), DistributionHook())
+# backend), the compilation cache before anything compiles, then the precision policy,
+# the seeds, checkpoints and the timing of each node.
+HOOKS = (
+    NodeTimingHook(), CheckpointHook(), SeedHook(), PrecisionHook(), CompilationCacheHook(),
+    DistributionHook(),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

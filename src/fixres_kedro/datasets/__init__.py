@@ -1,5 +1,5 @@
 """Kedro datasets of this project: the photo source, decoded splits, backend-neutral Keras
-models, figures that load back, checkpoints, report folders, and kedro-datasets' JSON,
+models, figures that load back, working folders, report folders, and kedro-datasets' JSON,
 CSV, Parquet and text datasets with atomic saves."""
 
 from fixres_kedro.datasets.atomic import (
@@ -9,15 +9,16 @@ from fixres_kedro.datasets.atomic import (
     SplitDataset,
     TextDataset,
 )
-from fixres_kedro.datasets.checkpoint_directory import CheckpointDirectory
 from fixres_kedro.datasets.decoded_split import DecodedSplitDataset
 from fixres_kedro.datasets.figure import FigureDataset
 from fixres_kedro.datasets.image_source import ImageSourceDataset
 from fixres_kedro.datasets.keras_model import KerasModelDataset
+from fixres_kedro.datasets.local_folder import LocalFolder
 from fixres_kedro.datasets.report_folder import ReportFolder
 
 __all__ = [
-    "CSVDataset", "CheckpointDirectory", "DecodedSplitDataset", "FigureDataset",
-    "ImageSourceDataset", "JSONDataset", "KerasModelDataset", "ParquetDataset", "ReportFolder",
+    "CSVDataset", "DecodedSplitDataset", "FigureDataset",
+    "ImageSourceDataset", "JSONDataset", "KerasModelDataset", "LocalFolder", "ParquetDataset",
+    "ReportFolder",
     "SplitDataset", "TextDataset",
 ]
