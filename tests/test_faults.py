@@ -27,6 +27,8 @@ from fixres_kedro.errors import CheckpointInUseError, DamagedFileError, find_use
 from fixres_kedro.fixres import checkpoint
 from tests.conftest import ARCHIVE, copy_project
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 SMOKE_RUN = ("--env=smoke",)
 
 

@@ -25,6 +25,8 @@ from fixres_kedro.hooks import (
 )
 from tests.conftest import TEST_PARAMS, copy_project
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 
 def test_hooks_run_devices_first_then_the_cache_then_precision_then_seeds():
     # Pluggy calls the last registered first.

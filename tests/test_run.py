@@ -14,6 +14,8 @@ from kedro.framework.startup import bootstrap_project
 from fixres_kedro.protocol import RUNS
 from tests.conftest import TEST_PARAMS, run_smoke
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 VERSIONED = [
     f"{run}.{name}" for run in RUNS
     for name in ("model", "history", "metrics", "sample_grid", "training_curves")

@@ -29,6 +29,8 @@ from kedro.framework.startup import bootstrap_project
 
 from tests.conftest import ARCHIVE, copy_project
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 BACKEND = keras.backend.backend()
 
 

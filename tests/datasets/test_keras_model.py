@@ -15,9 +15,9 @@ from fixres_kedro.datasets import KerasModelDataset
 keras = pytest.importorskip("keras")
 h5py = pytest.importorskip("h5py")
 
-pytestmark = pytest.mark.filterwarnings(
+pytestmark = [pytest.mark.keras, pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
+)]
 
 
 def _tiny_model(seed: int = 0) -> keras.Model:

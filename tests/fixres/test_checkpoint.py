@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 SCRIPT = textwrap.dedent(
     """
     import logging, os, signal, sys

@@ -13,6 +13,8 @@ import pytest
 
 from fixres_kedro.fixres.compilation_cache import cache_folder
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 BACKEND = keras.backend.backend()
 
 COMPILE = textwrap.dedent(

@@ -8,6 +8,8 @@ import pytest
 from fixres_kedro.fixres.cost import forward_flops, peak_accelerator_memory, training_flops
 from fixres_kedro.fixres.model import get_training_model
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 
 def test_flops_of_a_small_model_by_hand():
     inputs = keras.layers.Input((None, None, 3))

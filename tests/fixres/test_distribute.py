@@ -24,6 +24,8 @@ from fixres_kedro.fixres import distribute
 from fixres_kedro.fixres.distribute import data_parallel, worker_number
 from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 BACKEND = keras.backend.backend()
 
 TWO_DEVICES = textwrap.dedent(

@@ -14,6 +14,8 @@ import pytest
 from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
 from fixres_kedro.fixres.model import train_and_evaluate
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 N_IMAGES, BATCH, EPOCHS = 40, 2, 3  # 20 batches an epoch: longer than the worker queue
 
 

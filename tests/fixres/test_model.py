@@ -21,6 +21,8 @@ from fixres_kedro.fixres.model import (
     trainable_layer_names,
 )
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 CLASSES = 5
 
 

@@ -6,6 +6,7 @@ import io
 
 import keras
 import pandas as pd
+import pytest
 from PIL import Image
 
 from fixres_kedro.parameters import RuntimeParams, SweepParams
@@ -14,6 +15,8 @@ from fixres_kedro.pipelines.sweep.nodes import (
     evaluation_pipeline,
     plot_resolution_sweep,
 )
+
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
 SWEEP = SweepParams(resolutions=[32, 48], transforms=["resize", "resize_crop"], resize_ratio=1.75, batch_size=4)
 RUNTIME = RuntimeParams(workers=1)

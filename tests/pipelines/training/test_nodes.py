@@ -22,6 +22,8 @@ from fixres_kedro.pipelines.training.nodes import (
     train_model,
 )
 
+pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
+
 CLASSES = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
 RUNTIME = RuntimeParams(workers=1, jit_compile=False)
 TRAINING = TrainingParams(epochs=1, learning_rate=1e-3)
