@@ -32,6 +32,7 @@ def copy_project(target: Path) -> Path:
     return target
 
 
+SMOKE_DATA = Path("data") / "smoke"  # the smoke environment's data root (conf/smoke/globals.yml)
 TEST_PARAMS = {"data": {"source": "archive", "path": str(ARCHIVE)}, "model": {"backbone": "tiny"}}
 
 

@@ -78,3 +78,12 @@ def test_kedro_run_stops_on_a_bad_parameter_with_one_line(tmp_path, flag):
     last = (result.stdout + result.stderr).strip().splitlines()[-1]
     assert last == "Error: Invalid parameters: vanilla.training.epochs must be a positive integer, got -3"
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_node_whose_input_was_never_saved_in_this_environment_says_so(project):
+    """After a smoke run, a node run without --env reads the base environment's data."""
+    result = _invoke(project, "run", "--nodes=finetune.evaluate_model")
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: nothing is saved yet at ") and "finetune_model.keras" in last, last
+    assert "--env" in last

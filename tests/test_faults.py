@@ -25,7 +25,7 @@ from kedro.io.core import DatasetError
 from fixres_kedro.datasets import DecodedSplitDataset, JSONDataset, SplitDataset
 from fixres_kedro.errors import CheckpointInUseError, DamagedFileError, find_user_error
 from fixres_kedro.fixres import checkpoint
-from tests.conftest import ARCHIVE, copy_project
+from tests.conftest import ARCHIVE, SMOKE_DATA, copy_project
 
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
@@ -53,7 +53,7 @@ def _last_line(result: subprocess.CompletedProcess) -> str:
 def project(smoke_project, tmp_path) -> Path:
     """A fresh project copy holding the smoke run's split (and nothing else)."""
     copy = copy_project(tmp_path)
-    shutil.copytree(smoke_project / "data" / "02_intermediate", copy / "data" / "02_intermediate")
+    shutil.copytree(smoke_project / SMOKE_DATA / "02_intermediate", copy / SMOKE_DATA / "02_intermediate")
     return copy
 
 
@@ -87,7 +87,7 @@ def _partials(folder: Path) -> list[Path]:
 
 
 def test_a_failed_model_save_keeps_the_training_for_the_next_run(project, small_disk):
-    models = project / "data" / "06_models"
+    models = project / SMOKE_DATA / "06_models"
     models.mkdir(parents=True)
     (small_disk / "models").mkdir()
     (models / "initial_model.keras").symlink_to(small_disk / "models")
@@ -111,7 +111,7 @@ def test_a_failed_model_save_keeps_the_training_for_the_next_run(project, small_
 
 
 def test_a_full_disk_while_checkpointing_is_one_line_and_no_crash(project, small_disk):
-    models = project / "data" / "06_models"
+    models = project / SMOKE_DATA / "06_models"
     models.mkdir(parents=True)
     (models / "checkpoints").symlink_to(small_disk)
     small_disk.fill(free=4 * 1024)
@@ -244,7 +244,7 @@ def test_an_undamaged_split_loads_and_every_photo_is_checked(tmp_path):
 
 
 def test_a_damaged_split_in_a_run_is_one_line(project):
-    split = project / "data" / "02_intermediate" / "train_split.parquet"
+    split = project / SMOKE_DATA / "02_intermediate" / "train_split.parquet"
     data = bytearray(split.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
     split.write_bytes(bytes(data))
@@ -255,11 +255,11 @@ def test_a_damaged_split_in_a_run_is_one_line(project):
 
 
 def test_a_damaged_model_names_its_version_and_an_earlier_one(smoke_project, project):
-    shutil.copytree(smoke_project / "data" / "06_models", project / "data" / "06_models",
+    shutil.copytree(smoke_project / SMOKE_DATA / "06_models", project / SMOKE_DATA / "06_models",
                     ignore=shutil.ignore_patterns("checkpoints"))
     for name in ("05_model_input",):
-        shutil.copytree(smoke_project / "data" / name, project / "data" / name)
-    folder = project / "data" / "06_models" / "initial_model.keras"
+        shutil.copytree(smoke_project / SMOKE_DATA / name, project / SMOKE_DATA / name)
+    folder = project / SMOKE_DATA / "06_models" / "initial_model.keras"
     earlier = sorted(p.name for p in folder.iterdir())[-1]
     latest = folder / "2099-01-01T00.00.00.000Z" / "initial_model.keras"
     latest.parent.mkdir()

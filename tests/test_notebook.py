@@ -24,7 +24,7 @@ from fixres_kedro.protocol import RUNS
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "fixres_results.ipynb"
-REPORTING = "data/08_reporting"
+REPORTING = "data/smoke/08_reporting"  # the smoke environment's data root
 # The images in the order the notebook shows them: (catalog entry, file under data/08_reporting).
 IMAGES = [
     ("model_comparison_plot", "model_comparison.png"),
@@ -91,6 +91,11 @@ def test_notebook_loads_the_project_in_the_chosen_env(executed, smoke_project):
         o.text for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout"
     )
     assert f"project {smoke_project.name}, environment smoke" in stdout
+
+
+def test_notebook_says_which_run_and_environment_it_shows(executed):
+    markdown = "".join(_outputs(executed, "text/markdown"))
+    assert "All metrics come from run `" in markdown and "in the environment `smoke`" in markdown
 
 
 def test_notebook_shows_the_latest_plots(executed, smoke_project):

@@ -12,7 +12,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from fixres_kedro.protocol import RUNS
-from tests.conftest import TEST_PARAMS, run_smoke
+from tests.conftest import SMOKE_DATA, TEST_PARAMS, run_smoke
 
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
@@ -45,6 +45,28 @@ def test_every_output_exists_and_metrics_are_probabilities(smoke_project):
         table = catalog.load("model_comparison")
         assert list(table["model"]) == list(RUNS)
         assert table["top1"].between(0, 1).all()
+        assert table["environment"].eq("smoke").all() and table["run_id"].nunique() == 1
+
+
+def test_each_metrics_file_says_what_produced_it(smoke_project):
+    bootstrap_project(smoke_project)
+    with KedroSession.create(project_path=smoke_project, env="smoke") as session:
+        catalog = session.load_context().catalog
+        metrics = catalog.load("finetune.metrics")
+        model_version = catalog.get("finetune.model").resolve_load_version()
+        metrics_version = catalog.get("finetune.metrics").resolve_load_version()
+    origin = metrics["provenance"]
+    # The run id is the version every output of that run was saved under.
+    assert origin["run_id"] == metrics_version == model_version
+    assert origin["environment"] == "smoke" and origin["node"] == "finetune.evaluate_model"
+    assert origin["inputs"]["finetune.model"] == model_version
+    split_digest = (smoke_project / SMOKE_DATA / "02_intermediate" / "validation_split.parquet.sha256").read_text()
+    assert origin["inputs"]["validation_split@decoded"] == "sha256:" + split_digest[:16]
+
+
+def test_environments_keep_their_own_data(smoke_project):
+    assert (smoke_project / SMOKE_DATA / "06_models" / "initial_model.keras").is_dir()
+    assert not (smoke_project / "data" / "06_models").exists()
 
 
 def test_second_run_adds_versions_and_single_nodes_rerun(smoke_project):

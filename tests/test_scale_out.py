@@ -27,7 +27,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from tests.conftest import ARCHIVE, copy_project
+from tests.conftest import ARCHIVE, SMOKE_DATA, copy_project
 
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
@@ -38,7 +38,7 @@ def _project(tmp_path: Path, name: str, smoke_project: Path) -> Path:
     folder = tmp_path / name
     folder.mkdir()
     project = copy_project(folder)
-    shutil.copytree(smoke_project / "data" / "02_intermediate", project / "data" / "02_intermediate")
+    shutil.copytree(smoke_project / SMOKE_DATA / "02_intermediate", project / SMOKE_DATA / "02_intermediate")
     return project
 
 

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from fixres_kedro.protocol import RUNS
+from tests.conftest import SMOKE_DATA
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -290,7 +291,7 @@ def test_default_view_collapses_the_three_runs(server, tmp_path):
 
 
 def _latest(smoke_project: Path, relative: str) -> bytes:
-    folder = smoke_project / "data" / "08_reporting" / relative
+    folder = smoke_project / SMOKE_DATA / "08_reporting" / relative
     version = max(p.name for p in folder.iterdir())
     return (folder / version / relative).read_bytes()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import click
 import yaml
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.project import pipelines as registered_pipelines
+from kedro.io.core import VersionNotFoundError
 from kedro.pipeline import Pipeline
 
 from fixres_kedro.errors import FixResError, find_user_error
@@ -40,15 +42,29 @@ class UnknownNameError(FixResError, ValueError):
         super().__init__(f"no {kind} named {name!r}{where}; {kind}s, closest first: {shown}{more}")
 
 
+def _missing_version(error: BaseException) -> str | None:
+    """One line for an input that has no saved version in this environment's data."""
+    current: BaseException | None = error
+    while current is not None and not isinstance(current, VersionNotFoundError):
+        current = current.__cause__ or current.__context__
+    if current is None:
+        return None
+    found = re.search(r"filepath=(?:PurePosixPath\()?'([^']+)'", str(current))
+    where = found.group(1) if found else "an input"
+    return (f"nothing is saved yet at {where}: run the pipeline that writes it first "
+            "(each environment has its own data: --env chooses which)")
+
+
 class _UserErrorsOnOneLine(click.Command):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except Exception as error:
             user_error = find_user_error(error)
-            if user_error is None:
+            message = str(user_error) if user_error is not None else _missing_version(error)
+            if message is None:
                 raise
-            raise click.ClickException(str(user_error)) from None
+            raise click.ClickException(message) from None
 
 
 def _project_pipelines(env: str | None) -> dict[str, Pipeline]:

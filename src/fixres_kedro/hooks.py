@@ -8,12 +8,14 @@ hooks read them typed. Pluggy calls the hooks of one kind last-registered first;
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import DataCatalog
+from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
@@ -158,6 +160,77 @@ class CheckpointHook:
         from fixres_kedro.fixres import checkpoint  # noqa: PLC0415
 
         checkpoint.release_locks()
+
+
+def git_state(project: Path) -> dict[str, Any]:
+    """``git_commit`` and ``git_dirty`` of the project, when it is a git checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(project), *args], capture_output=True,
+                                  text=True, timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    return {"git_commit": commit, "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def input_version(catalog: DataCatalog, name: str) -> str | None:
+    """What identifies the data a node reads as ``name``: a versioned dataset's version,
+    a split's digest; None for parameters and the rest."""
+    if name.startswith("params:") or name == "parameters":
+        return None
+    try:
+        dataset = catalog.get(name)
+        if isinstance(dataset, AbstractVersionedDataset):
+            return dataset.resolve_load_version()
+        filepath = getattr(dataset, "_filepath", None)
+        digest = Path(f"{filepath}.sha256") if filepath else None
+        if digest is not None and digest.is_file():
+            return "sha256:" + digest.read_text().strip()[:16]
+    except Exception:  # noqa: BLE001 - provenance never fails a run
+        return None
+    return None
+
+
+class ProvenanceHook:
+    """Every metrics file says what produced it: the run, the environment, the commit, and
+    the versions of the node's inputs (the model evaluated, the split).
+
+    ``<namespace>.metrics`` dictionaries get a ``provenance`` entry before they are saved::
+
+        {"run_id": "2026-11-30T01.02.03.456Z", "environment": "smoke",
+         "git_commit": "0f60c3a...", "git_dirty": false, "node": "finetune.evaluate_model",
+         "inputs": {"finetune.model": "2026-11-30T01.02.03.456Z",
+                    "validation_split": "sha256:1f2e3d4c5b6a"}}
+
+    ``run_id`` is the Kedro session id, which is also the version every output of the
+    run is saved under. The comparison, the study report and the notebook warn when they
+    put together metrics of different runs or environments.
+    """
+
+    def __init__(self) -> None:
+        self._run: dict[str, Any] = {}
+        self._inputs: dict[str, dict[str, str]] = {}
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        self._run = {"run_id": run_params.get("run_id"), "environment": run_params.get("env") or "local",
+                     **git_state(Path(run_params.get("project_path") or "."))}
+
+    @hook_impl
+    def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
+        self._inputs[node.name] = {name: version for name in node.inputs
+                                   if (version := input_version(catalog, name)) is not None}
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
+        if dataset_name.endswith(".metrics") and isinstance(data, dict):
+            data["provenance"] = {**self._run, "node": node.name,
+                                  "inputs": self._inputs.get(node.name, {})}
 
 
 class NodeTimingHook:

@@ -9,6 +9,7 @@ from fixres_kedro.hooks import (
     DistributionHook,
     NodeTimingHook,
     PrecisionHook,
+    ProvenanceHook,
     SeedHook,
 )
 
@@ -18,10 +19,10 @@ CONTEXT_CLASS = FixResContext
 # Pluggy runs hooks last-registered first, so the order below is the reverse of the order
 # they run in: devices first (a worker's GPU must be chosen before seeding starts the
 # backend), the compilation cache before anything compiles, then the precision policy,
-# the seeds, checkpoints and the timing of each node.
+# the seeds, checkpoints, the provenance of metrics and the timing of each node.
 HOOKS = (
-    NodeTimingHook(), CheckpointHook(), SeedHook(), PrecisionHook(), CompilationCacheHook(),
-    DistributionHook(),
+    NodeTimingHook(), ProvenanceHook(), CheckpointHook(), SeedHook(), PrecisionHook(),
+    CompilationCacheHook(), DistributionHook(),
 )
 
 CONFIG_LOADER_ARGS = {

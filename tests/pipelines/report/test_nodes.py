@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from fixres_kedro.pipelines.report.nodes import compare_models, plot_accuracy_vs_cost
+from fixres_kedro.pipelines.report.nodes import compare_models, mixed_origins, plot_accuracy_vs_cost
 
 
 def _metrics(model: str, size: int, top1: float, seconds: float, flops: float, train_size: int | None = None):
@@ -34,3 +34,16 @@ def test_compare_models_tabulates_errors_and_adds_the_low_res_cost_to_fixres():
     assert math.isnan(rows.loc["initial", "peak_accelerator_memory_mb"])
     assert figure.axes
     assert len(plot_accuracy_vs_cost(table).axes) == 2
+
+
+def test_metrics_of_different_runs_or_environments_are_flagged(caplog):
+    def origin(run_id, env):
+        return {**_metrics("initial", 128, 0.7, 1.0, 1.0), "provenance": {"run_id": run_id, "environment": env}}
+
+    assert mixed_origins([origin("a", "local"), origin("a", "local")]) is None
+    assert "2 runs (a, b)" in mixed_origins([origin("a", "local"), origin("b", "local")])
+    assert "2 environment(s) (local, smoke)" in mixed_origins([origin("a", "local"), origin("a", "smoke")])
+    with caplog.at_level("WARNING"):
+        table, _ = compare_models(origin("a", "local"), origin("b", "smoke"), origin("a", "local"))
+    assert list(table["run_id"]) == ["a", "b", "a"] and list(table["environment"]) == ["local", "smoke", "local"]
+    assert "may not be comparable" in caplog.text

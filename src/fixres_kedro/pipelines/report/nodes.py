@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -10,11 +12,28 @@ from matplotlib.figure import Figure
 from fixres_kedro.fixres import plots
 from fixres_kedro.fixres.stats import binomial_stderr
 
+logger = logging.getLogger(__name__)
+
 DESCRIPTIONS = {
     "initial": "low-res, from scratch at {train} px",
     "finetune": "FixRes: low-res model, BN fine-tune at {test} px",
     "vanilla": "vanilla, from scratch at {test} px",
 }
+
+
+def mixed_origins(metrics: Iterable[dict[str, Any]]) -> str | None:
+    """A warning when ``metrics`` come from more than one run or environment, else None.
+
+    Each metrics file records its run and environment (``provenance``, written by the
+    project's hook); metrics written before that record are counted as one unknown run.
+    """
+    origins = [m.get("provenance", {}) for m in metrics]
+    runs = sorted({str(o.get("run_id")) for o in origins})
+    environments = sorted({str(o.get("environment")) for o in origins})
+    if len(runs) == 1 and len(environments) == 1:
+        return None
+    return (f"these results come from {len(runs)} runs ({', '.join(runs)}) in "
+            f"{len(environments)} environment(s) ({', '.join(environments)}): they may not be comparable")
 
 
 def compare_models(
@@ -27,7 +46,12 @@ def compare_models(
     ``top1_stderr`` is the binomial standard error of each accuracy on its
     validation set, so that a reader sees how large a difference must be to matter.
     ``total_train_*`` adds the low-res model's cost to FixRes', which starts from it.
+    ``run_id`` and ``environment`` say where each row comes from; a warning is logged when
+    they differ.
     """
+    warning = mixed_origins((initial_metrics, finetune_metrics, vanilla_metrics))
+    if warning:
+        logger.warning("Comparing models: %s", warning)
     rows = []
     for metrics in (initial_metrics, finetune_metrics, vanilla_metrics):
         spec = metrics["parameters"]["dataset"]
@@ -47,6 +71,8 @@ def compare_models(
                 "images_per_second": metrics["images_per_second"],
                 "train_gflops": metrics.get("train_flops_estimate", 0) / 1e9,
                 "peak_accelerator_memory_mb": (metrics.get("peak_accelerator_memory_bytes") or float("nan")) / 2**20,
+                "run_id": metrics.get("provenance", {}).get("run_id"),
+                "environment": metrics.get("provenance", {}).get("environment"),
             }
         )
     table = pd.DataFrame(rows)
@@ -63,6 +89,8 @@ def compare_models(
     )
     axis.set_ylabel("validation top-1 (%), ±1 s.e.")
     axis.set_title("FixRes vs training at the test resolution")
+    if warning:
+        figure.text(0.5, 0.01, f"Warning: {warning}", ha="center", fontsize=7, color="tab:red", wrap=True)
     return table, figure
 
 

@@ -71,9 +71,21 @@ def write_report(
     interval = "n/a (needs two seeds)" if low is None or math.isnan(low) else f"[{low * 100:+.1f}, {high * 100:+.1f}] points"
     count = int(model_comparison["epochs"].size and resolution_sweep["examples"].iloc[0])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    origins = model_comparison.get("run_id", pd.Series(dtype=object)).astype(str)
+    environments = model_comparison.get("environment", pd.Series(dtype=object)).astype(str)
+    mixed = origins.nunique() > 1 or environments.nunique() > 1
+    warning = (
+        f'<p class="warning">Warning: the three models come from {origins.nunique()} runs '
+        f"({html.escape(', '.join(sorted(set(origins))))}) in environment(s) "
+        f"{html.escape(', '.join(sorted(set(environments))))}: they may not be comparable.</p>"
+        if mixed else ""
+    )
+    provenance = (f"Run {html.escape(origins.iloc[0])}, environment {html.escape(environments.iloc[0])}. "
+                  if not mixed and len(origins) else "")
     body = f"""
 <h1>FixRes on tf_flowers: study report</h1>
-<p>Generated {stamp} with Keras {keras.__version__} ({keras.backend.backend()} backend) on
+{warning}
+<p>{provenance}Generated {stamp} with Keras {keras.__version__} ({keras.backend.backend()} backend) on
 {html.escape(platform.platform())}. Validation set: {count} photos. Accuracies are top-1 on the
 validation set; ± is one binomial standard error (sqrt(p(1-p)/n), about 2.3 points at 75% on
 367 photos), so single-run differences smaller than about twice that are not evidence.</p>
@@ -97,5 +109,5 @@ points, 95% interval {interval}, t = {paired.get('t_statistic', float('nan')):.2
 """
     style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;line-height:1.4}"
              "table{border-collapse:collapse;margin:1em 0}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:right}"
-             "img{max-width:100%}")
+             "img{max-width:100%}.warning{color:#b00;font-weight:bold}")
     return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>FixRes study</title><style>{style}</style></head><body>{body}</body></html>"
