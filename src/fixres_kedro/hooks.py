@@ -234,10 +234,16 @@ class ProvenanceHook:
 
 
 class NodeTimingHook:
-    """Log one line per node with its wall time."""
+    """One line per node when it ends: ``[3/15] initial.train_model finished in 12.3 s``."""
 
     def __init__(self) -> None:
         self._started: dict[str, float] = {}
+        self._total = 0
+        self._done = 0
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline) -> None:
+        self._total, self._done = len(pipeline.nodes), 0
 
     @hook_impl
     def before_node_run(self, node: Node) -> None:
@@ -246,4 +252,6 @@ class NodeTimingHook:
     @hook_impl
     def after_node_run(self, node: Node) -> None:
         seconds = time.perf_counter() - self._started.pop(node.name, time.perf_counter())
-        logger.info("Node %s finished in %.1f s", node.name, seconds)
+        self._done += 1
+        progress = f"[{self._done}/{self._total}] " if self._total else ""
+        logger.info("%s%s finished in %.1f s", progress, node.name, seconds)

@@ -2,6 +2,7 @@
 
 from omegaconf.resolvers import oc
 
+from fixres_kedro import console
 from fixres_kedro.context import FixResContext
 from fixres_kedro.hooks import (
     CheckpointHook,
@@ -12,6 +13,9 @@ from fixres_kedro.hooks import (
     ProvenanceHook,
     SeedHook,
 )
+
+# The console shows progress, epochs and warnings; logs/info.log keeps everything.
+console.install()
 
 # Checks every parameter before any hook or node reads one (fixres_kedro.context).
 CONTEXT_CLASS = FixResContext

@@ -68,5 +68,5 @@ def enable_compilation_cache(root: str | Path) -> Path:
     elif backend == "torch":
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(folder))
     enable_compilation_cache._folder = folder
-    logger.info("Compiled programs are cached in %s", folder)
+    logger.debug("Compiled programs are cached in %s", folder)
     return folder
