@@ -8,12 +8,15 @@ tf_flowers archive of ``conftest.py`` (45 photos in 5 classes).
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 import tarfile
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +129,7 @@ def assert_rgb(images) -> None:
     [
         pytest.param(truncated_jpeg(), "(truncated: no end-of-image marker)", id="truncated-jpeg"),
         pytest.param(b"", "(empty file)", id="zero-bytes"),
-        pytest.param(b"Just some notes, not a photo.\n" * 20, "(not an image)", id="text-named-jpg"),
+        pytest.param(b"Just some notes, not a photo.\n" * 20, "(not a JPEG or PNG file)", id="text-named-jpg"),
         pytest.param(b"\xff\xd8\xff\xe0" + b"\x00" * 200, "(", id="jpeg-header-only"),
     ],
 )
@@ -306,11 +309,12 @@ def test_other_formats_and_modes_are_kept_and_decode_to_rgb(source, caplog):
 
 @pytest.mark.parametrize("case", list(CONVERTED))
 def test_decoded_like_tensorflow(case):
+    """Bit for bit: JPEGs (grayscale, CMYK with or without the Adobe marker, EXIF-rotated)
+    decode with TF's libjpeg-turbo settings, the PNGs convert as TF converts them."""
     tf = pytest.importorskip("tensorflow")
     _, data, _, _ = CONVERTED[case]
     theirs = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
-    tolerance = 6 if "jpeg" in case else 0  # libjpeg's IDCT / upsampling settings differ
-    np.testing.assert_allclose(decode_photo(data).astype(int), theirs.astype(int), atol=tolerance)
+    np.testing.assert_array_equal(decode_photo(data), theirs)
 
 
 # --- huge photos ---------------------------------------------------------------------------
@@ -355,8 +359,10 @@ def test_a_large_png_is_decoded_reduced_by_an_integer_factor():
 def test_photos_too_large_to_decode_are_skipped(make_archive, flower_photos, caplog, monkeypatch):
     """Over ``Image.MAX_IMAGE_PIXELS`` pixels held while decoding: skipped, never decoded.
 
-    The limit is lowered to 1 Mpixel so the files stay small; the GIF is over twice the
-    limit, where PIL's own ``Image.open`` raises ``DecompressionBombError``.
+    The limit is lowered to 1 Mpixel so the files stay small. The GIF named .jpg is not
+    a photo file (neither JPEG nor PNG); ``decode_photo`` itself refuses it as too large
+    (over twice the limit, where PIL's own ``Image.open`` raises
+    ``DecompressionBombError``).
     """
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
     big = {
@@ -376,13 +382,14 @@ def test_photos_too_large_to_decode_are_skipped(make_archive, flower_photos, cap
         f"Skipped 3 of {GOOD + 4} photo files in {archive} that cannot be decoded: "
         "flower_photos/roses/big.png (too large: 1100x1000 pixels, more than "
         "Image.MAX_IMAGE_PIXELS=1000000), "
-        "flower_photos/roses/big_gif.jpg (too large: Image size (2250000 pixels) exceeds limit of 2000000 "
-        "pixels, could be decompression bomb DOS attack.), "
+        "flower_photos/roses/big_gif.jpg (not a JPEG or PNG file), "
         "flower_photos/roses/bigger.jpg (too large: 9000x8000 pixels, more than "
         "Image.MAX_IMAGE_PIXELS=1000000 even decoded at 1/8)"
     ]
     with pytest.raises(UnreadablePhotoError, match="too large"):
         decode_photo(big["flower_photos/roses/big.png"])
+    with pytest.raises(UnreadablePhotoError, match="could be decompression bomb"):
+        check_photo(big["flower_photos/roses/big_gif.jpg"])
 
 
 def test_decode_split_stops_on_one_line_for_a_photo_it_cannot_decode():
@@ -461,10 +468,14 @@ def test_a_class_whose_photos_are_all_unreadable_is_not_a_class(make_archive, fl
 
 
 def test_mixed_depths_keep_the_photos_at_root_class_file(make_archive, caplog):
-    members = {"flower_photos/daisy/a.jpg": jpeg_bytes(1), "flower_photos/b.jpg": jpeg_bytes(2)}
+    members = {
+        "flower_photos/daisy/a.jpg": jpeg_bytes(1),
+        "flower_photos/roses/c.jpg": jpeg_bytes(3),
+        "flower_photos/b.jpg": jpeg_bytes(2),
+    }
     archive = make_archive("mixed.zip", members)
     photos = load("archive", archive)
-    assert list(photos["key"]) == ["daisy/a.jpg"]
+    assert sorted(photos["key"]) == ["daisy/a.jpg", "roses/c.jpg"]
     assert warnings_of(caplog) == [
         f"Skipped 1 photo file in {archive} not at <root>/<class>/<file>.jpg: flower_photos/b.jpg"
     ]
@@ -479,6 +490,213 @@ def test_the_real_archive_skips_nothing(caplog):
     assert len(photos) == 3670
     assert warnings_of(caplog) == []
     assert infos_of(caplog) == [f"Read 3670 photos of 5 classes from {ARCHIVE}"]
+
+
+# --- photo files checked before they are read: size and signature -----------------------
+
+
+def sparse_tar(path: Path, members: dict[str, bytes], zeros: dict[str, int]) -> Path:
+    """An uncompressed tar of ``members``, then of ``zeros`` ({name: size}): members of
+    that many zero bytes, left as holes in the file (nothing written to disk)."""
+    with path.open("wb") as file:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            file.write(info.tobuf(tarfile.PAX_FORMAT) + data + bytes(-len(data) % 512))
+        for name, size in zeros.items():
+            info = tarfile.TarInfo(name)
+            info.size = size
+            file.write(info.tobuf(tarfile.PAX_FORMAT))
+            file.seek(size + -size % 512, os.SEEK_CUR)
+        file.write(bytes(1024))  # the end-of-archive blocks
+    return path
+
+
+LOAD_AND_MEASURE = """
+import json, logging, resource, sys
+from fixres_kedro.datasets import ImageSourceDataset
+import fixres_kedro.fixres.photos  # noqa: F401 - imported before the baseline
+messages = []
+handler = logging.Handler()
+handler.emit = lambda record: messages.append(record.getMessage())
+logging.getLogger("fixres_kedro.datasets.image_source").addHandler(handler)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+source, path, megabytes = sys.argv[1:]
+photos = ImageSourceDataset(source=source, path=path, max_photo_megabytes=float(megabytes)).load()
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"rows": len(photos), "grown_mib": grown / 1024, "warnings": messages}))
+"""
+
+
+def load_in_a_process(source: str, path: Path, megabytes: float) -> dict:
+    """Load in a fresh process: its rows, warnings and how much its peak RSS grew."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_MEASURE, source, os.fspath(path), str(megabytes)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+HUGE = 1536 * 2**20  # 1.5 GiB of zeros named .jpg
+BIG = 900 * 2**20  # 900 MiB: under a 1024 MB limit, but not a JPEG
+
+
+@pytest.mark.parametrize("source_name", ["archive", "image_folder"])
+def test_huge_members_are_skipped_unread_and_memory_stays_small(tmp_path, flower_photos, source_name):
+    """Issue: a 3 MB .tgz holding two 1.5 GiB zero-filled .jpg took 3.4 GB of memory.
+    The size (tar header, stat) and the first bytes are checked before a file is read
+    whole: the peak RSS of the load grows by a few MB (measured: 7 MB for that .tgz;
+    the code before read them whole, 3.1 GB)."""
+    zeros = {"flower_photos/daisy/huge.jpg": HUGE, "flower_photos/roses/big.jpg": BIG}
+    if source_name == "archive":
+        path = sparse_tar(tmp_path / "sparse.tar", flower_photos, zeros)
+    else:
+        path = as_folder(tmp_path, flower_photos)
+        for name, size in zeros.items():
+            with (path.parent / name).open("wb") as file:
+                file.truncate(size)  # sparse: a hole, nothing on disk
+
+    result = load_in_a_process(source_name, path, 1024)
+
+    assert result["rows"] == GOOD
+    assert result["warnings"] == [
+        f"Skipped 2 of {GOOD + 2} photo files in {path} that cannot be decoded: "
+        "flower_photos/daisy/huge.jpg (too large: 1,536 MB, more than max_photo_megabytes=1024), "
+        "flower_photos/roses/big.jpg (not a JPEG or PNG file)"
+    ]
+    assert result["grown_mib"] < 100
+
+
+@both_sources
+def test_photo_files_over_the_size_limit_are_skipped(source, flower_photos, caplog):
+    """``max_photo_megabytes``: a file of exactly the limit is read, one byte more is not."""
+    limit = max(len(data) for data in [*flower_photos.values(), jpeg_bytes(700)])
+    at_limit = jpeg_bytes(700) + bytes(limit - len(jpeg_bytes(700)))  # zeros after the end
+    over = jpeg_bytes(701) + bytes(limit + 1 - len(jpeg_bytes(701)))
+    name, path = source({"flower_photos/daisy/at_limit.jpg": at_limit, "flower_photos/roses/over.jpg": over})
+    megabytes = limit / 2**20
+
+    photos = ImageSourceDataset(source=name, path=os.fspath(path), max_photo_megabytes=megabytes).load()
+
+    assert len(photos) == GOOD + 1
+    assert photos.set_index("key").loc["daisy/at_limit.jpg", "image"] == at_limit
+    assert warnings_of(caplog) == [
+        f"Skipped 1 of {GOOD + 2} photo files in {path} that cannot be decoded: "
+        f"flower_photos/roses/over.jpg (too large: {(limit + 1) / 1024:,.1f} KB, more than "
+        f"max_photo_megabytes={megabytes:g})"
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".tgz"])
+def test_a_member_that_is_neither_jpeg_nor_png_is_skipped(make_archive, flower_photos, caplog, suffix):
+    gif = encode(noise("RGB"), "GIF")
+    members = {
+        **flower_photos,
+        "flower_photos/daisy/zeros.jpg": bytes(200_000),
+        "flower_photos/daisy/animation.jpg": gif,
+        "flower_photos/daisy/page.png": b"<html>not a photo</html>",
+    }
+    archive = make_archive(f"signatures{suffix}", members)
+    assert len(load("archive", archive)) == GOOD
+    assert warnings_of(caplog) == [
+        f"Skipped 3 of {GOOD + 3} photo files in {archive} that cannot be decoded: "
+        "flower_photos/daisy/animation.jpg (not a JPEG or PNG file), "
+        "flower_photos/daisy/page.png (not a JPEG or PNG file), "
+        "flower_photos/daisy/zeros.jpg (not a JPEG or PNG file)"
+    ]
+
+
+@pytest.mark.parametrize("megabytes", [0, -1, "64", True, None, float("nan"), float("inf")])
+def test_the_size_limit_must_be_a_positive_number(megabytes):
+    with pytest.raises(DataSourceError, match=r"^data\.max_photo_megabytes: "):
+        ImageSourceDataset(source="archive", path="x.tgz", max_photo_megabytes=megabytes)
+
+
+# --- links and unsafe paths: skipped unread, with one warning ------------------------------
+
+
+def _tar_member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", link: str = ""):
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.linkname = kind, len(data), link
+    return info, io.BytesIO(data) if data else None
+
+
+def test_links_and_unsafe_paths_in_a_tar_are_skipped_with_one_warning(tmp_path, flower_photos, caplog):
+    path = write_archive(tmp_path / "odd.tar", flower_photos)
+    rose = next(name for name in flower_photos if "/roses/" in name)
+    with tarfile.open(path, "a") as archive:
+        for info, data in [
+            _tar_member("/etc/x.jpg", data=jpeg_bytes(800)),  # was read as a class "etc"
+            _tar_member("/etc/y.jpg", data=jpeg_bytes(801)),
+            _tar_member("flower_photos/daisy/../../evil.jpg", data=jpeg_bytes(802)),
+            _tar_member("flower_photos/daisy/link.jpg", tarfile.SYMTYPE, link="../" + rose.split("/", 2)[2]),
+            _tar_member("flower_photos/daisy/hard.jpg", tarfile.LNKTYPE, link=rose),
+            _tar_member("flower_photos/daisy/pipe.jpg", tarfile.FIFOTYPE),
+        ]:
+            archive.addfile(info, data)
+
+    photos = load("archive", path)
+
+    assert len(photos) == GOOD
+    assert sorted(set(photos["class_name"])) == sorted(TF_FLOWERS_LABELS)
+    assert warnings_of(caplog) == [
+        f"Skipped 6 archive members in {path}, links, special files or unsafe paths (never read): "
+        "/etc/x.jpg (absolute path), /etc/y.jpg (absolute path), "
+        "flower_photos/daisy/../../evil.jpg ('..' in its path), "
+        f"flower_photos/daisy/hard.jpg (hard link to {rose}), "
+        f"flower_photos/daisy/link.jpg (symbolic link to ../{rose.split('/', 2)[2]}) and 1 more"
+    ]
+
+
+def test_links_and_unsafe_paths_in_a_zip_are_skipped_with_one_warning(tmp_path, flower_photos, caplog):
+    path = write_archive(tmp_path / "odd.zip", flower_photos)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("/etc/x.jpg", jpeg_bytes(800))
+        archive.writestr("flower_photos/../evil.jpg", jpeg_bytes(802))
+        link = zipfile.ZipInfo("flower_photos/daisy/link.jpg")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "../../../etc/passwd")
+        device = zipfile.ZipInfo("flower_photos/daisy/device.jpg")
+        device.external_attr = (stat.S_IFCHR | 0o600) << 16
+        archive.writestr(device, b"")
+
+    photos = load("archive", path)
+
+    assert len(photos) == GOOD
+    assert sorted(set(photos["class_name"])) == sorted(TF_FLOWERS_LABELS)
+    assert warnings_of(caplog) == [
+        f"Skipped 4 archive members in {path}, links, special files or unsafe paths (never read): "
+        "/etc/x.jpg (absolute path), flower_photos/../evil.jpg ('..' in its path), "
+        "flower_photos/daisy/device.jpg (not a regular file), "
+        "flower_photos/daisy/link.jpg (symbolic link)"
+    ]
+
+
+def test_links_out_of_a_folder_are_skipped_with_one_warning(tmp_path, flower_photos, caplog):
+    root = as_folder(tmp_path, flower_photos)
+    outside = tmp_path / "elsewhere"
+    (outside / "lilies").mkdir(parents=True)
+    (outside / "lilies" / "a.jpg").write_bytes(jpeg_bytes(900))
+    (outside / "secret.jpg").write_bytes(jpeg_bytes(901))
+    rose = next(path for path in sorted((root / "roses").iterdir()))
+    (root / "daisy" / "out.jpg").symlink_to(outside / "secret.jpg")
+    (root / "daisy" / "rose.jpg").symlink_to(os.path.relpath(rose, root / "daisy"))  # inside: read
+    (root / "daisy" / "gone.jpg").symlink_to(tmp_path / "nothing.jpg")
+    (root / "lilies").symlink_to(outside / "lilies", target_is_directory=True)
+    (root / "tulips_too").symlink_to(root / "tulips", target_is_directory=True)
+
+    photos = load("image_folder", root)
+
+    assert len(photos) == GOOD + 1
+    assert photos.set_index("key").loc["daisy/rose.jpg", "image"] == rose.read_bytes()
+    assert sorted(set(photos["class_name"])) == sorted(TF_FLOWERS_LABELS)
+    assert warnings_of(caplog) == [
+        f"Skipped 4 items in {root}, links, special files or unsafe paths (never read): "
+        "flower_photos/daisy/gone.jpg (symbolic link to nothing), "
+        f"flower_photos/daisy/out.jpg (symbolic link out of the folder, to {outside / 'secret.jpg'}), "
+        f"flower_photos/lilies (symbolic link out of the folder, to {outside / 'lilies'}), "
+        "flower_photos/tulips_too (symbolic link to a folder (not followed))"
+    ]
 
 
 # --- stops: one line naming data.path ----------------------------------------------------
@@ -547,6 +765,7 @@ def test_kedro_run_stops_with_one_error_line(tmp_path, make_archive):
         [sys.executable, "-m", "kedro", "run", "--env", "smoke",
          "--params", f"data.source=archive,data.path={archive}"],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+        check=False,
     )
     output = result.stdout
     lines = [line for line in output.splitlines() if line.strip()]
@@ -556,3 +775,32 @@ def test_kedro_run_stops_with_one_error_line(tmp_path, make_archive):
         f"Error: data.path: {archive} is not laid out <root>/<class>/<file>.jpg "
         "(image files found at [1] levels, e.g. a.jpg; expected 3)"
     ), output
+
+
+@pytest.mark.parametrize("source_name", ["archive", "image_folder"])
+def test_photos_of_one_class_stop(tmp_path, source_name, caplog):
+    """A 1-way softmax trains on nothing: fewer than two usable classes stop the run."""
+    members = {f"flower_photos/daisy/{index}.jpg": jpeg_bytes(index) for index in range(4)}
+    members["flower_photos/roses/empty.jpg"] = b""  # roses has no usable photo
+    if source_name == "archive":
+        path = write_archive(tmp_path / "one_class.tgz", members)
+    else:
+        path = as_folder(tmp_path, members)
+    with pytest.raises(DataSourceError) as error:
+        load(source_name, path)
+    assert str(error.value) == (
+        f"data.path: {path} has usable photos in only one class folder (flower_photos/daisy/); "
+        "a classifier needs at least 2 classes, laid out <root>/<class>/<file>.jpg"
+    )
+    assert warnings_of(caplog) == [
+        f"Skipped 1 of 5 photo files in {path} that cannot be decoded: "
+        "flower_photos/roses/empty.jpg (empty file)",
+        f"Skipped 1 folder in {path} without a usable photo (not a class): flower_photos/roses/",
+    ]
+
+
+def test_two_classes_are_enough(make_archive):
+    members = {f"photos/{name}/{index}.jpg": jpeg_bytes(10 * seed + index)
+               for seed, name in enumerate(["cats", "dogs"]) for index in range(2)}
+    photos = load("archive", make_archive("two.zip", members))
+    assert dict(zip(photos["class_name"], photos["label"])) == {"cats": 0, "dogs": 1}

@@ -291,6 +291,7 @@ def test_describe_and_exists(flower_archive):
         "source": "archive",
         "path": os.fspath(flower_archive),
         "tfds_name": "tf_flowers",
+        "max_photo_megabytes": 64,
     }
     assert "source='archive'" in str(dataset)
     assert dataset.exists()
@@ -311,6 +312,21 @@ def test_builds_from_a_catalog_entry(flower_folder):
     )
     assert isinstance(dataset, ImageSourceDataset)
     assert dataset.metadata == {"kedro-viz": {"layer": "raw"}}
+    assert len(dataset.load()) == sum(PHOTOS_PER_CLASS.values())
+
+
+def test_the_largest_photo_file_is_a_catalog_argument(flower_folder):
+    dataset = AbstractDataset.from_config(
+        "flower_photos",
+        {
+            "type": "fixres_kedro.datasets.ImageSourceDataset",
+            "source": "image_folder",
+            "path": os.fspath(flower_folder),
+            "max_photo_megabytes": 0.5,
+        },
+    )
+    assert dataset._describe()["max_photo_megabytes"] == 0.5
+    assert ImageSourceDataset(source="archive", path="x.tgz")._describe()["max_photo_megabytes"] == 64
     assert len(dataset.load()) == sum(PHOTOS_PER_CLASS.values())
 
 

@@ -2,15 +2,26 @@
 
 Read once per module (about 230 MB, a few seconds); CI has the file, elsewhere the
 module is skipped when it is missing.
+
+Every photo is decoded as TensorFlow decodes it, bit for bit: on every backend through
+the digest of TF's pixels kept below, and where TensorFlow is installed photo by photo
+against ``tf.io.decode_image``; the three validation pipelines then match the Keras
+example's TensorFlow ones on the 367 validation photos.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+import simplejpeg
 
 from fixres_kedro.datasets import ImageSourceDataset
+from fixres_kedro.fixres.input_pipeline import InputPipeline
+from fixres_kedro.fixres.photos import decode_photo, decode_photos
 from fixres_kedro.fixres.tfds_order import tfds_hash
 from fixres_kedro.pipelines.data.nodes import split_dataset
 
@@ -20,6 +31,10 @@ ARCHIVE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "flow
 SPLIT = {"train": "train[:90%]", "validation": "train[90%:]"}
 # shared/data/README.md
 CLASS_COUNTS = {"daisy": 633, "dandelion": 898, "roses": 641, "sunflowers": 699, "tulips": 799}
+# SHA-256 over every photo in tfds order (its shape as int64, then its pixels) of
+# tf.io.decode_image(data, channels=3) with TensorFlow 2.21 (libjpeg-turbo 2.1.4).
+TF_PIXELS_SHA256 = "822866a3a66631c4921d0cd5f48e8bd3734016d0c17ca9fe2817aff8be45a193"
+CHUNK = 256  # photos decoded at a time: all 3670 decoded would hold about 2 GB
 
 
 def _load():
@@ -93,3 +108,95 @@ def test_loading_and_splitting_again_gives_the_same_order(split):
     assert list(again_train["label"]) == list(train["label"])
     assert again_names == class_names
     assert again_summary == summary
+
+
+# --- decoded as TensorFlow decodes them ------------------------------------------------
+
+
+def _frame_marker(data: bytes) -> int:
+    """The SOFn marker's second byte (0xC0 baseline, 0xC2 progressive, ...)."""
+    position = 2
+    while not 0xC0 <= data[position + 1] <= 0xCF or data[position + 1] in (0xC4, 0xC8, 0xCC):
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    return data[position + 1]
+
+
+def _update(digest, pixels: np.ndarray) -> None:
+    digest.update(np.asarray(pixels.shape, np.int64).tobytes())
+    digest.update(np.ascontiguousarray(pixels).tobytes())
+
+
+def test_every_photo_is_a_baseline_4_4_4_jpeg(photos):
+    """The archive's one kind of JPEG (8-bit baseline, YCbCr without chroma subsampling);
+    tests/fixres/test_photos.py covers the other kinds."""
+    kinds = Counter(
+        (_frame_marker(data), *simplejpeg.decode_jpeg_header(data)[2:]) for data in photos["image"]
+    )
+    assert kinds == {(0xC0, "YCbCr", "444"): 3670}
+
+
+def test_every_photo_decodes_to_tensorflows_pixels(photos):
+    """``decode_photo`` of all 3670 photos hashes to TF's pixels (on any backend); where
+    TensorFlow is installed, each photo also equals ``tf.io.decode_image``'s bit for bit,
+    and TF's pixels hash to the kept digest."""
+    try:
+        import tensorflow as tf  # noqa: PLC0415 - optional: the JAX environment has none
+    except ImportError:
+        tf = None
+    images = list(photos["image"])
+    ours_digest, tf_digest = hashlib.sha256(), hashlib.sha256()
+    different = []
+    for start in range(0, len(images), CHUNK):
+        chunk = images[start : start + CHUNK]
+        for index, (pixels, data) in enumerate(zip(decode_photos(chunk), chunk), start):
+            _update(ours_digest, pixels)
+            if tf is not None:
+                theirs = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
+                _update(tf_digest, theirs)
+                if not np.array_equal(pixels, theirs):
+                    different.append(photos["key"].iloc[index])
+    assert different == []
+    assert ours_digest.hexdigest() == TF_PIXELS_SHA256
+    if tf is not None:
+        assert tf_digest.hexdigest() == TF_PIXELS_SHA256
+
+
+def test_the_validation_pipelines_match_the_keras_examples_on_tensorflow(photos):
+    """The three validation pipelines on the 367 validation photos, against the Keras
+    example's TensorFlow ops on tfds' decode: ``tf.image.resize`` (bilinear) for initial
+    and vanilla; resize to 392 then ``keras.layers.CenterCrop(224, 224)`` for finetune.
+
+    Measured largest differences (0-255 scale): initial 128: 0.0; finetune 224: 0.0060;
+    vanilla 224: 0.0078 (float32 rounding of the two resizes). With PIL's decode they were
+    17.7, 20.1 and 19.3.
+    """
+    tf = pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    validation = photos.iloc[3303:]
+    assert len(validation) == 367
+    pipelines = {
+        "initial": InputPipeline(name="initial", recipe="initial", image_size=128),
+        "finetune": InputPipeline(
+            name="finetune", recipe="finetune", image_size=224, train_image_size=128
+        ),
+        "vanilla": InputPipeline(name="vanilla", recipe="initial", image_size=224),
+    }
+    center_crop = keras.layers.CenterCrop(224, 224)
+
+    def keras_example(name: str, image):
+        if name == "finetune":
+            return np.asarray(center_crop(tf.image.resize(image, (392, 392))))
+        size = pipelines[name].image_size
+        return tf.image.resize(image, (size, size)).numpy()
+
+    worst = dict.fromkeys(pipelines, 0.0)
+    rng = np.random.default_rng(0)
+    for data in validation["image"]:
+        ours = decode_photo(data)
+        theirs = tf.io.decode_image(data, channels=3, expand_animations=False)
+        for name, pipeline in pipelines.items():
+            mine = pipeline.preprocess(ours, train=False, rng=rng)
+            example = keras_example(name, theirs)
+            assert mine.shape == example.shape == (pipeline.image_size, pipeline.image_size, 3)
+            worst[name] = max(worst[name], float(np.abs(mine - example).max()))
+    assert all(difference <= 0.02 for difference in worst.values()), worst
