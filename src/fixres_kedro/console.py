@@ -57,7 +57,9 @@ def install(stream: object = None) -> None:
         if not getattr(stream, "isatty", lambda: False)() and not isinstance(handler, logging.FileHandler):
             plain = plain_handler(stream)
             plain.set_name("console")
-            plain.setLevel(handler.level)
             root.handlers[index] = handler = plain
         if not any(isinstance(f, ConsoleFilter) for f in handler.filters):
             handler.addFilter(ConsoleFilter())
+        # conf/logging.yml starts the console at WARNING, so that what Kedro logs before the
+        # project's settings load stays in the file; from here on INFO lines pass the filter.
+        handler.setLevel(logging.INFO)

@@ -81,8 +81,10 @@ class DataParams(Config):
     """Where the photos come from (read by the catalog) and how they are split."""
 
     split: SplitParams = SplitParams()
+    # Read by the catalog's flower_photos entry (--params data.source=archive,data.path=...).
     source: Literal["tfds", "archive", "image_folder"] | None = None
     path: str | None = None
+    max_photo_megabytes: float | None = check(optional(positive_number), None)
 
 
 @config

@@ -162,3 +162,57 @@ def test_interleave_order_is_tf_data_interleave(lengths, cycle_length, block_len
     assert interleave_order(lengths, cycle_length, block_length) == _tf_data_order(
         lengths, cycle_length, block_length
     )
+
+
+# --- the project's split and the example's batches --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def split(photos):
+    from fixres_kedro.pipelines.data.nodes import split_dataset  # noqa: PLC0415
+
+    train, validation, _, _ = split_dataset(photos, {"train": "train[:90%]", "validation": "train[90%:]"})
+    return {"train[:90%]": train, "train[90%:]": validation}
+
+
+def _tfds_examples(builder, spec: str) -> list[tuple[int, str]]:
+    dataset = builder.as_dataset(
+        split=spec, shuffle_files=False, decoders={"image": tfds.decode.SkipDecoding()}
+    )
+    return [(int(example["label"]), _digest(bytes(example["image"]))) for example in tfds.as_numpy(dataset)]
+
+
+@pytest.mark.parametrize("spec", ["train[:90%]", "train[90%:]"])
+def test_the_projects_split_is_tfds_split_in_tfds_order(builder, split, spec):
+    """What ``kedro run --pipeline=data`` writes: each part, photo by photo, as
+    ``tfds.load("tf_flowers", split=spec)`` yields it."""
+    ours = [(int(label), digest) for label, digest in zip(split[spec]["label"], split[spec]["sha256"])]
+    assert ours == _tfds_examples(builder, spec)
+
+
+def test_shuffle_batches_makes_the_examples_batches(builder, split):
+    """``shuffle: batches``: the same 32 photos in each of the example's 104 batches
+    (``tfds.load(...).batch(32)``; only the order of the batches is shuffled)."""
+    from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline  # noqa: PLC0415
+
+    train = split["train[:90%]"]
+    theirs = _tfds_examples(builder, "train[:90%]")
+    example_batches = {frozenset(theirs[i : i + 32]) for i in range(0, len(theirs), 32)}
+    pipeline = InputPipeline(name="initial", recipe="initial", image_size=32, batch_size=32,
+                             shuffle="batches", workers=1)
+    placeholders = [None] * len(train)  # the composition does not need pixels
+    batches = ImageBatches(placeholders, train["label"].to_numpy(), pipeline, train=True)
+    keyed = list(zip(train["label"].astype(int), train["sha256"]))
+    for epoch in (0, 1):
+        batches.set_epoch(epoch)
+        ours = {frozenset(keyed[i] for i in chosen) for chosen in batches.batches}
+        assert len(batches.batches) == 104
+        assert ours == example_batches
+
+
+def test_the_tfds_source_reads_the_stored_order(builder, photos):
+    """``data.source=tfds`` gives the rows the archive source gives, in the same order."""
+    source = ImageSourceDataset(source="tfds", tfds_data_dir=os.fspath(Path(builder.data_dir).parents[1]))
+    rows = source.load()
+    assert [_digest(image) for image in rows["image"]] == [_digest(image) for image in photos["image"]]
+    assert list(rows["label"]) == list(photos["label"])

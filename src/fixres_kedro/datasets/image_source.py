@@ -86,6 +86,27 @@ MEGABYTE = 2**20
 DEFAULT_MAX_PHOTO_MEGABYTES = 64
 
 
+_OFFLINE_HINT = (
+    "without internet, use the archive tfds downloads: FIXRES_DATA_SOURCE=archive "
+    "FIXRES_DATA_PATH=/path/to/flower_photos.tgz (or --params data.source=archive,"
+    "data.path=...), or a folder of photos with data.source=image_folder"
+)
+_DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where tfds downloads tf_flowers from
+
+
+def _check_online(name: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not after minutes of retries, when tfds cannot download."""
+    import socket  # noqa: PLC0415
+
+    try:
+        socket.create_connection(_DOWNLOAD_HOST, timeout=timeout).close()
+    except OSError as error:
+        raise DataSourceError(
+            f"data.source=tfds must download {name}, and {_DOWNLOAD_HOST[0]} cannot be reached "
+            f"({error}); {_OFFLINE_HINT}"
+        ) from error
+
+
 class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
     """Read-only dataset of encoded photos with their class labels.
 
@@ -181,12 +202,22 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
                 "or use data.source=archive with the flower_photos.tgz file"
             ) from error
         builder = tfds.builder(self._tfds_name, data_dir=self._tfds_data_dir)
-        builder.download_and_prepare()
+        if not builder.is_prepared():
+            _check_online(self._tfds_name)
+            try:
+                builder.download_and_prepare()
+            except Exception as error:  # noqa: BLE001 - a download fails in many ways
+                raise DataSourceError(f"data.source=tfds could not download {self._tfds_name} "
+                                      f"({' '.join(str(error).split())[:160]}); {_OFFLINE_HINT}") from error
         names = builder.info.features["label"].names
         dataset = builder.as_dataset(
             split="train",
             shuffle_files=False,
             decoders={"image": tfds.decode.SkipDecoding()},
+            # One shard at a time: the examples in the order tfds stored them (by key
+            # hash), as the archive source gives them; split_dataset interleaves each
+            # slice as tfds reads it.
+            read_config=tfds.ReadConfig(interleave_cycle_length=1),
         )
         rows = [
             {
