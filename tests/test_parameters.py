@@ -76,7 +76,7 @@ def _with(key: str, value: object) -> dict:
         ("vanilla.training.learning_rate", 0, "vanilla.training.learning_rate must be a positive number, got 0"),
         ("initial.dataset.image_size", 16, "initial.dataset.image_size must be an integer >= 32"),
         ("finetune.dataset.recipe", "zoom", "finetune.dataset.recipe must be one of initial, finetune, got 'zoom'"),
-        ("initial.dataset.shuffle", "sometimes", "initial.dataset.shuffle must be one of examples, batches, none"),
+        ("initial.dataset.shuffle", "sometimes", "initial.dataset.shuffle must be one of examples, buffer, batches, none"),
         ("initial.dataset.area_range", [0.5, 0.1], "initial.dataset.area_range must satisfy 0 < low <= high <= 1.0"),
         ("finetune.dataset.train_image_size", 256,
          "finetune.dataset.train_image_size must be a positive integer no larger than image_size (224), got 256"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -285,3 +286,55 @@ def test_from_split_decodes_and_batches():
     inputs, labels = batches[1]
     assert labels.tolist() == [6]
     assert _decoded_labels(inputs) == [6]
+
+
+# --- shuffle: buffer (the Keras example's dataset.shuffle(1280)) --------------------------
+
+
+def test_buffer_shuffle_is_a_permutation_that_never_runs_ahead_of_its_buffer():
+    from fixres_kedro.fixres.input_pipeline import buffer_shuffle  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    for count, size in ((100, 1), (100, 10), (3303, 1280), (50, 500)):
+        order = buffer_shuffle(count, size, rng)
+        assert sorted(order) == list(range(count))
+        # Photo i enters the buffer at step i - size + 1: it cannot come out before.
+        assert all(position >= index - size + 1 for position, index in enumerate(order))
+    assert list(buffer_shuffle(10, 1, rng)) == list(range(10))  # a buffer of one keeps the order
+
+
+def test_buffer_shuffle_moves_photos_as_far_as_tf_data_does():
+    tf = pytest.importorskip("tensorflow")
+    from fixres_kedro.fixres.input_pipeline import buffer_shuffle  # noqa: PLC0415
+
+    count, size, repeats = 600, 64, 40
+    ours, theirs = [], []
+    rng = np.random.default_rng(1)
+    for repeat in range(repeats):
+        ours.append(buffer_shuffle(count, size, rng))
+        theirs.append(np.array(list(tf.data.Dataset.range(count).shuffle(size, seed=repeat).as_numpy_iterator())))
+    def displacement(orders):
+        return np.mean([np.abs(order - np.arange(count)).mean() for order in orders])
+    assert displacement(ours) == pytest.approx(displacement(theirs), rel=0.05)
+    first = [order[0] for order in ours], [order[0] for order in theirs]  # the first draw: uniform in the buffer
+    assert np.mean(first[0]) == pytest.approx(np.mean(first[1]), abs=8)
+
+
+def test_the_example_environment_is_the_keras_examples_run():
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
+
+    from fixres_kedro.parameters import ExperimentParameters  # noqa: PLC0415
+    from fixres_kedro.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415
+
+    conf = str(Path(__file__).resolve().parents[2] / "conf")
+    args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "default_run_env"}
+    params = ExperimentParameters(**OmegaConfigLoader(conf, env="example", **args)["parameters"])
+    for run, size, epochs, rate in (("initial", 128, 30, 1e-3), ("finetune", 224, 10, 1e-4),
+                                    ("vanilla", 224, 30, 1e-3)):
+        dataset, training = getattr(params, run).dataset, getattr(params, run).training
+        assert (dataset.batch_size, dataset.shuffle, dataset.shuffle_buffer) == (128, "buffer", 1280)
+        assert (dataset.image_size, training.epochs, training.learning_rate) == (size, epochs, rate)
+        assert training.early_stopping_patience is None
+    assert params.finetune.dataset.resize_size == 392 and params.finetune.training.variant == "example"
+    assert params.initial.dataset.area_range == (0.05, 1.0)
+    assert (params.data.split.train, params.data.split.validation) == ("train[:90%]", "train[90%:]")

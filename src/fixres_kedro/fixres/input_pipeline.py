@@ -42,7 +42,7 @@ from fixres_kedro.fixres.errors import InvalidParameterError, Problem
 from fixres_kedro.fixres.photos import decode_photos, default_workers
 
 RECIPES = ("initial", "finetune")
-SHUFFLE_MODES = ("examples", "batches", "none")
+SHUFFLE_MODES = ("examples", "buffer", "batches", "none")
 
 
 @config
@@ -65,6 +65,7 @@ class InputPipeline(Config):
     area_range: tuple[float, float] = check(pair_range(1.0), (0.05, 1.0))
     aspect_ratio_range: tuple[float, float] = check(pair_range(), (0.75, 1.33))
     shuffle: Literal[SHUFFLE_MODES] = "examples"  # type: ignore[valid-type]
+    shuffle_buffer: int = check(positive_int, 1280)  # shuffle: buffer (the example's 128 * 10)
     seed: int = check(non_negative_int, 42)
     workers: int = check(non_negative_int, 0, compare=False)  # 0: one per CPU core
 
@@ -192,6 +193,30 @@ def decode_split(photos: Sequence[bytes] | Sequence[np.ndarray], workers: int = 
     return decode_photos(photos, workers, lambda index: f"photo {index} of a split of {count}")
 
 
+def buffer_shuffle(count: int, buffer_size: int, rng: np.random.Generator) -> np.ndarray:
+    """The order ``tf.data.Dataset.shuffle(buffer_size)`` gives ``range(count)``.
+
+    tf.data fills a buffer with the first ``buffer_size`` elements, then repeatedly
+    emits one at a uniformly random place in the buffer and puts the next element there
+    (once the input is used up, the buffer only empties). The permutation is drawn from
+    ``rng``, not TensorFlow's generator, so the orders are alike in law, not equal: an
+    element moves at most a few buffers from its place in the split's order.
+    """
+    buffer = list(range(min(buffer_size, count)))
+    upcoming = len(buffer)
+    order = np.empty(count, dtype=np.int64)
+    for position in range(count):
+        slot = int(rng.integers(len(buffer)))
+        order[position] = buffer[slot]
+        if upcoming < count:
+            buffer[slot] = upcoming
+            upcoming += 1
+        else:
+            buffer[slot] = buffer[-1]
+            buffer.pop()
+    return order
+
+
 class ImageBatches(keras.utils.PyDataset):
     """Batches of one split through one ``InputPipeline``, for ``model.fit``.
 
@@ -283,6 +308,8 @@ class ImageBatches(keras.utils.PyDataset):
             rng = np.random.default_rng([self.pipeline.seed, epoch, 0])
             if self.pipeline.shuffle == "examples":
                 order = rng.permutation(count)
+            elif self.pipeline.shuffle == "buffer":
+                order = buffer_shuffle(count, self.pipeline.shuffle_buffer, rng)
             else:  # "batches": fixed batch composition, shuffled batch order
                 starts = rng.permutation(full_count) * batch
         # Batches are kept as slices of ``order``: with a short last batch, slicing a
