@@ -216,3 +216,23 @@ def test_the_tfds_source_reads_the_stored_order(builder, photos):
     rows = source.load()
     assert [_digest(image) for image in rows["image"]] == [_digest(image) for image in photos["image"]]
     assert list(rows["label"]) == list(photos["label"])
+
+
+def test_the_example_environment_writes_tfds_split(builder, tmp_path):
+    """``kedro run --env example --pipeline=data``: the split on disk is tfds' split in
+    tfds' order, in the example environment's own data root."""
+    import pandas as pd  # noqa: PLC0415
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    from tests.conftest import copy_project  # noqa: PLC0415
+
+    project = copy_project(tmp_path)
+    bootstrap_project(project)
+    params = {"data": {"source": "archive", "path": os.fspath(ARCHIVE)}}
+    with KedroSession.create(project_path=project, env="example", runtime_params=params) as session:
+        session.run(pipeline_names=["data"])
+    folder = project / "data" / "example" / "02_intermediate"
+    for spec, name in (("train[:90%]", "train_split"), ("train[90%:]", "validation_split")):
+        written = pd.read_parquet(folder / f"{name}.parquet", columns=["label", "sha256"])
+        assert list(zip(written["label"].astype(int), written["sha256"])) == _tfds_examples(builder, spec)
