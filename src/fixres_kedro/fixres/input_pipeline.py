@@ -50,9 +50,12 @@ class InputPipeline(Config):
     """One input pipeline: the recipe and the numbers the example hard-codes.
 
     This is also the type of a run's ``dataset`` parameters (without ``seed`` and
-    ``workers``, which the dataset builder adds). ``shuffle`` is ``examples`` (new batches
-    every epoch, the default here), ``batches`` (the example's order: the batches are made
-    once from the split's order and only their order changes between epochs) or ``none``.
+    ``workers``, which the dataset builder adds). ``shuffle`` is ``examples`` (a new
+    permutation of the split every epoch, the default here), ``buffer`` (the Keras
+    example's ``dataset.shuffle(shuffle_buffer)``: tf.data's streaming shuffle through a
+    buffer of ``shuffle_buffer`` photos in the split's order, anew every epoch),
+    ``batches`` (the batches are made once from the split's order, as tfds'
+    ``.batch(batch_size)``, and only their order changes between epochs) or ``none``.
     """
 
     name: str
