@@ -16,6 +16,9 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+# MLflow tracking costs seconds per run (a new store per project copy): off, except in
+# tests/test_tracking.py, which turns it on.
+os.environ.setdefault("FIXRES_TRACKING", "off")
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO.parent / "shared" / "data" / "flower_photos.tgz"

@@ -5,8 +5,9 @@ import os
 import warnings
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides the run's own
-# log; users can still set their own level.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# log; on a host without an NVIDIA GPU even its "errors" are about the missing GPU
+# ("failed call to cuInit"). Users can still set their own level.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if os.path.exists("/dev/nvidia0") else "3")
 
 # Keras defaults to TensorFlow. On a host without it (many GPU hosts ship only JAX or
 # PyTorch), pick an installed backend instead of failing at ``import keras``; an

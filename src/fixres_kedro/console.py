@@ -26,12 +26,20 @@ QUIET_LOGGERS = (
 )
 
 
+# Warnings of libraries about their own code, which no user of this project can act on.
+UNACTIONABLE_WARNINGS = (
+    "Add type hints to the `predict` method",  # MLflow, about its own pyfunc wrapper
+)
+
+
 class ConsoleFilter(logging.Filter):
-    """Pass warnings and errors, and INFO lines not from ``QUIET_LOGGERS``."""
+    """Pass warnings and errors (but ``UNACTIONABLE_WARNINGS``), and INFO lines not from
+    ``QUIET_LOGGERS``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
-            return True
+            message = record.getMessage()
+            return not any(text in message for text in UNACTIONABLE_WARNINGS)
         return not record.name.startswith(QUIET_LOGGERS)
 
 

@@ -1,5 +1,7 @@
 """Project settings: the context, hooks, configuration loading."""
 
+from pathlib import Path
+
 from omegaconf.resolvers import oc
 
 from fixres_kedro import console
@@ -13,6 +15,7 @@ from fixres_kedro.hooks import (
     ProvenanceHook,
     SeedHook,
 )
+from fixres_kedro.tracking import TrackingHook
 
 # The console shows progress, epochs and warnings; logs/info.log keeps everything.
 console.install()
@@ -25,15 +28,22 @@ CONTEXT_CLASS = FixResContext
 # backend), the compilation cache before anything compiles, then the precision policy,
 # the seeds, checkpoints, the provenance of metrics and the timing of each node.
 HOOKS = (
-    NodeTimingHook(), ProvenanceHook(), CheckpointHook(), SeedHook(), PrecisionHook(),
-    CompilationCacheHook(), DistributionHook(),
+    TrackingHook(), NodeTimingHook(), ProvenanceHook(), CheckpointHook(), SeedHook(),
+    PrecisionHook(), CompilationCacheHook(), DistributionHook(),
 )
+# kedro-mlflow's hook runs inside TrackingHook, which keeps tracking from failing a run.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # An environment (smoke, gpu, ...) only states what differs from base.
     "merge_strategy": {"parameters": "soft"},
-    # The photo source can be chosen with FIXRES_DATA_SOURCE / FIXRES_DATA_PATH.
-    "custom_resolvers": {"oc.env": oc.env},
+    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"]},  # conf/<env>/mlflow.yml
+    # The photo source can be chosen with FIXRES_DATA_SOURCE / FIXRES_DATA_PATH;
+    # conf/base/mlflow.yml keeps MLflow's store in the project folder, wherever kedro runs.
+    "custom_resolvers": {
+        "oc.env": oc.env,
+        "project_root": lambda: str(Path.cwd().resolve()),  # kedro runs in the project folder
+    },
 }

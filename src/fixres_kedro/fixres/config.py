@@ -99,7 +99,7 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (tuples become lists), as the configuration holds it."""
-        return _plain(self)
+        return plain(self)
 
     @classmethod
     def coerce(cls: type[_T], value: Any) -> _T:
@@ -212,13 +212,14 @@ def _plural(description: str) -> str:
     return description
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` with every ``Config`` (at any depth) as a dictionary and tuples as lists."""
     if isinstance(value, Config):
-        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}  # type: ignore[arg-type]
+        return {field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)}  # type: ignore[arg-type]
     if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     return value
 
 

@@ -1,0 +1,303 @@
+"""Experiment tracking with MLflow, through kedro-mlflow, that never fails a run.
+
+Every ``kedro run`` is an MLflow run (kedro-mlflow reads ``conf/base/mlflow.yml``: the
+store, the experiment ``fixres_kedro``), with one nested run per namespace that trained or
+evaluated a model (``initial``, ``finetune``, ``seed_3.vanilla``, ``finetune_official``,
+...), so that the runs, seeds and variants compare side by side in the MLflow UI:
+
+* the parent run: the whole parameter tree (flattened, ``initial.training.epochs``), tags
+  (``fixres.environment``, ``fixres.git_commit``, ``fixres.keras_backend``,
+  ``fixres.model``, ``fixres.seed``, ``fixres.kedro_run_id``: the version every output of
+  the run is saved under), the plots, tables and report as artifacts;
+* each namespace's run: its parameters (recipe, training, runtime), its per-epoch
+  metrics (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``epoch_seconds`` by
+  epoch), its final metrics (``top1``, ``final_loss``, ``train_seconds``, ...), its
+  training curves and sample grid, and tags naming the run, the seed and the namespace.
+
+The values come from what the nodes save (``<namespace>.history``, ``<namespace>.metrics``,
+the figures), after they are saved: nothing in the nodes knows about MLflow.
+
+``TrackingHook`` wraps kedro-mlflow's own hook (whose automatic registration
+``settings.DISABLE_HOOKS_FOR_PLUGINS`` turns off) and logs through ``MlflowClient`` with
+explicit run ids, so it works in ``ParallelRunner``'s workers too. Whatever fails in
+tracking (an unreachable server, a read-only or damaged store) is one warning, and the
+run goes on untracked. ``FIXRES_TRACKING=off`` switches tracking off; ``MLFLOW_TRACKING_URI``
+points it at a server.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from kedro.framework.hooks import hook_impl
+from kedro.io.core import AbstractVersionedDataset, get_filepath_str
+from kedro.pipeline import Pipeline
+from kedro.pipeline.node import Node
+
+from fixres_kedro.fixres.config import plain
+from fixres_kedro.hooks import git_state
+from fixres_kedro.protocol import parse_namespace
+
+logger = logging.getLogger(__name__)
+
+# MLflow retries an unreachable server for minutes and reports usage to its makers by
+# default; neither helps a training run.
+for _variable, _value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"), ("MLFLOW_HTTP_REQUEST_TIMEOUT", "5"),
+                          ("MLFLOW_DISABLE_TELEMETRY", "true"), ("MLFLOW_LOGGING_LEVEL", "WARNING")):
+    os.environ.setdefault(_variable, _value)
+
+ARTIFACT_SUFFIXES = (".png", ".csv", ".html", ".json")
+PER_EPOCH = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds", "checkpoint_seconds")
+# A run's final metrics, by their names in the metrics file; its evaluation loss is logged
+# as ``final_loss`` (``loss`` is the training loss of each epoch).
+FINAL = {"top1": "top1", "loss": "final_loss", "epochs": "epochs", "train_seconds": "train_seconds",
+         "images_per_second": "images_per_second", "train_flops_estimate": "train_flops_estimate",
+         "peak_accelerator_memory_bytes": "peak_accelerator_memory_bytes",
+         "validation_examples": "validation_examples"}
+
+
+def tracking_enabled() -> bool:
+    """False when ``FIXRES_TRACKING`` says off (``off``, ``0``, ``false``, ``no``)."""
+    return os.environ.get("FIXRES_TRACKING", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists become their text."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def check_store(uri: str, timeout: float = 3.0) -> str | None:
+    """Why the tracking store at ``uri`` cannot be used, or None when it can."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("http", "https"):
+        import urllib.request  # noqa: PLC0415
+
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as answer:  # noqa: S310
+                return None if answer.status == 200 else f"{uri} answers {answer.status}"
+        except OSError as error:
+            return f"{uri} cannot be reached ({error})"
+    if parsed.scheme == "sqlite":
+        path = Path(uri.removeprefix("sqlite:///"))
+        folder = path if path.exists() else next((p for p in path.parents if p.exists()), Path("/"))
+        if not os.access(folder, os.W_OK):
+            return f"{path} is not writable"
+    return None
+
+
+class TrackingHook:
+    """Log every run to MLflow (see the module docstring); never let tracking fail it."""
+
+    def __init__(self) -> None:
+        self._plugin: Any = None
+        self._client: Any = None
+        self._parent: str | None = None
+        self._experiment: str | None = None
+        self._children: dict[str, str] = {}
+        self._catalog: Any = None
+
+    # --- the guard -------------------------------------------------------------------
+
+    def _off(self, where: str, error: BaseException) -> None:
+        if self._plugin is not None or self._client is not None:
+            logger.warning("MLflow tracking is off for the rest of this run (%s: %s)", where,
+                           " ".join(str(error).split())[:200])
+        self._end_children("FAILED")
+        self._plugin = self._client = None
+
+    def _guarded(self, where: str, call: Any, *args: Any, **kwargs: Any) -> None:
+        if self._plugin is None and self._client is None:
+            return
+        try:
+            call(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - tracking never fails a run
+            self._off(where, error)
+
+    # --- kedro-mlflow's lifecycle ------------------------------------------------------
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        if not tracking_enabled():
+            return
+        try:
+            # Checked before kedro-mlflow opens the store: MLflow retries a read-only SQLite
+            # file for minutes.
+            problem = check_store(context.config_loader["mlflow"]["server"]["mlflow_tracking_uri"])
+            if problem:
+                raise RuntimeError(problem)
+            from kedro_mlflow.framework.hooks import MlflowHook  # noqa: PLC0415
+
+            logging.getLogger("kedro_mlflow").setLevel(logging.WARNING)  # it forces INFO
+            plugin = MlflowHook()
+            plugin.after_context_created(context)
+            self._plugin = plugin
+        except Exception as error:  # noqa: BLE001
+            self._plugin = True  # so that _off warns
+            self._off("the tracking store", error)
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any, conf_catalog: dict, conf_creds: dict,
+                              parameters: dict, save_version: str, load_versions: dict) -> None:
+        self._catalog = catalog
+        if self._plugin is not None:
+            self._guarded("after_catalog_created", self._plugin.after_catalog_created, catalog,
+                          conf_catalog, conf_creds, parameters, save_version, load_versions)
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
+        if self._plugin is None:
+            return
+        self._catalog = catalog
+        self._guarded("starting the run", self._start, run_params, pipeline, catalog)
+
+    def _start(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
+        import keras  # noqa: PLC0415
+        import mlflow  # noqa: PLC0415
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+        self._plugin.before_pipeline_run(run_params, pipeline, catalog)
+        if not self._plugin._is_mlflow_enabled:  # disable_tracking in mlflow.yml
+            self._plugin = None
+            return
+        self._client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+        self._parent = self._plugin.run_id
+        self._experiment = mlflow.get_run(self._parent).info.experiment_id
+        # Workers of a ParallelRunner log into the same runs.
+        os.environ["MLFLOW_RUN_ID"] = self._parent
+        parameters = plain(catalog.load("parameters"))
+        tags = {
+            "fixres.environment": run_params.get("env") or "local",
+            "fixres.kedro_run_id": run_params.get("run_id") or "",
+            "fixres.keras_backend": keras.backend.backend(),
+            "fixres.model": str(flatten(parameters).get("model.backbone", "")),
+            "fixres.seed": str(parameters.get("seed", "")),
+            "fixres.namespaces": ",".join(sorted({n.namespace for n in pipeline.nodes if n.namespace})),
+        }
+        if self._client.get_run(self._parent).info.run_name == "__default__":
+            tags["mlflow.runName"] = "fixres"  # the default pipeline, by its name
+        state = git_state(Path(run_params.get("project_path") or "."))
+        if state:
+            tags |= {"fixres.git_commit": state["git_commit"], "fixres.git_dirty": str(state["git_dirty"])}
+        self._client.log_batch(self._parent, params=_params(flatten(parameters)), tags=_tags(tags))
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
+        self._end_children("FINISHED")
+        if self._plugin is not None:
+            self._guarded("ending the run", self._plugin.after_pipeline_run, run_params, pipeline, catalog)
+        self._finish()
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Pipeline,
+                          catalog: Any) -> None:
+        self._end_children("FAILED")
+        if self._plugin is not None:
+            self._guarded("ending the run", self._plugin.on_pipeline_error, error, run_params, pipeline,
+                          catalog)
+        self._finish()
+
+    def _finish(self) -> None:
+        os.environ.pop("MLFLOW_RUN_ID", None)
+        self._plugin = self._client = self._parent = None
+
+    # --- what the nodes saved -----------------------------------------------------------
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
+        if self._client is None:
+            return
+        self._guarded(f"logging {dataset_name}", self._log_saved, dataset_name, data, node)
+
+    def _log_saved(self, dataset_name: str, data: Any, node: Node) -> None:
+        namespace, _, name = dataset_name.rpartition(".")
+        if name == "history" and isinstance(data, Mapping) and namespace:
+            self._log_history(namespace, data)
+        elif name == "metrics" and isinstance(data, Mapping) and namespace:
+            self._log_metrics(namespace, data)
+        path = self._saved_file(dataset_name)
+        if path is not None and path.suffix in ARTIFACT_SUFFIXES and name not in ("history", "dataset_spec"):
+            run = self._child(namespace) if namespace else self._parent
+            self._client.log_artifact(run, str(path), artifact_path=namespace or None)
+
+    def _child(self, namespace: str) -> str:
+        """The nested run of ``namespace`` (made on first use)."""
+        if namespace not in self._children:
+            seed, run = parse_namespace(namespace)
+            tags = {"mlflow.parentRunId": self._parent, "fixres.namespace": namespace,
+                    "fixres.run": run or namespace.split(".")[-1]}
+            if seed is not None:
+                tags["fixres.seed"] = str(seed)
+            made = self._client.create_run(self._experiment, run_name=namespace, tags=tags)
+            self._children[namespace] = made.info.run_id
+        return self._children[namespace]
+
+    def _log_history(self, namespace: str, history: Mapping[str, Any]) -> None:
+        from mlflow.entities import Metric  # noqa: PLC0415
+
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(key, float(value), now, step)
+            for key, values in history.get("history", {}).items() if key in PER_EPOCH
+            for step, value in enumerate(values)
+            if isinstance(value, int | float) and math.isfinite(value)
+        ]
+        for start in range(0, len(metrics), 1000):  # MLflow's batch limit
+            self._client.log_batch(self._child(namespace), metrics=metrics[start : start + 1000])
+
+    def _log_metrics(self, namespace: str, metrics: Mapping[str, Any]) -> None:
+        from mlflow.entities import Metric  # noqa: PLC0415
+
+        now = int(time.time() * 1000)
+        final = [Metric(name, float(metrics[key]), now, 0) for key, name in FINAL.items()
+                 if isinstance(metrics.get(key), int | float) and math.isfinite(metrics[key])]
+        params = flatten({key: value for key, value in (metrics.get("parameters") or {}).items() if value})
+        self._client.log_batch(self._child(namespace), metrics=final, params=_params(params))
+
+    def _saved_file(self, dataset_name: str) -> Path | None:
+        """The local file a dataset's latest save went to, if it is one."""
+        if self._catalog is None:
+            return None
+        dataset = self._catalog.get(dataset_name)
+        if getattr(dataset, "_protocol", "file") != "file" or not hasattr(dataset, "_filepath"):
+            return None
+        if isinstance(dataset, AbstractVersionedDataset) and dataset._version is not None:
+            path = Path(get_filepath_str(dataset._get_load_path(), "file"))
+        else:
+            path = Path(str(dataset._filepath))
+        return path if path.is_file() else None
+
+    def _end_children(self, status: str) -> None:
+        children, self._children = self._children, {}
+        if self._client is None:
+            return
+        for run_id in children.values():
+            try:
+                self._client.set_terminated(run_id, status)
+            except Exception:  # noqa: BLE001, S112 - tracking never fails a run
+                continue
+
+
+def _params(values: Mapping[str, Any]) -> list:
+    from mlflow.entities import Param  # noqa: PLC0415
+
+    return [Param(key, str(value)[:6000]) for key, value in values.items() if value is not None]
+
+
+def _tags(values: Mapping[str, str]) -> list:
+    from mlflow.entities import RunTag  # noqa: PLC0415
+
+    return [RunTag(key, value) for key, value in values.items() if value]

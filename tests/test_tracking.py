@@ -1,0 +1,190 @@
+"""MLflow tracking: a smoke run in the store, read back with MLflow's client, shown by the
+MLflow UI in headless Chromium; a broken store never fails a run.
+
+Everything stays on 127.0.0.1: the store is a SQLite file in the project copy, the UI
+server listens on loopback, Chromium resolves no other host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ARCHIVE, SMOKE_DATA, copy_project
+
+mlflow = pytest.importorskip("mlflow")
+CHROMIUM = shutil.which("chromium")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "FIXRES_DATA_SOURCE": "archive",
+           "FIXRES_DATA_PATH": str(ARCHIVE), "FIXRES_TRACKING": "on", **extra}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.update({k: v for k, v in extra.items()})
+    return env
+
+
+def _kedro(project: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--env=smoke", *args, "--params", "model.backbone=tiny"],
+        cwd=project, env=_env(**extra), capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def tracked(smoke_project, tmp_path_factory) -> Path:
+    """A project copy after one tracked run of the training and the report."""
+    project = copy_project(tmp_path_factory.mktemp("tracked"))
+    shutil.copytree(smoke_project / SMOKE_DATA / "02_intermediate", project / SMOKE_DATA / "02_intermediate")
+    result = _kedro(project, "--pipelines=training,report")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "WARNING" not in result.stdout, result.stdout
+    return project
+
+
+@pytest.fixture(scope="module")
+def client(tracked):
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    return MlflowClient(tracking_uri=f"sqlite:///{tracked / 'mlflow.db'}")
+
+
+def _runs(client) -> dict[str, object]:
+    """The runs by name; the parent (the kedro run) as ``"parent"``."""
+    experiment = client.get_experiment_by_name("fixres_kedro")
+    runs = client.search_runs([experiment.experiment_id])
+    named = {run.info.run_name: run for run in runs}
+    (named["parent"],) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    return named
+
+
+def test_a_run_is_an_mlflow_run_with_its_parameters_and_tags(client):
+    runs = _runs(client)
+    parent = runs["parent"]
+    assert parent.info.run_name in ("training+report", "report+training")  # the pipelines run
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["initial.training.epochs"] == "1"
+    assert parent.data.params["model.backbone"] == "tiny"
+    assert parent.data.params["initial.dataset.image_size"] == "32"
+    tags = parent.data.tags
+    assert tags["fixres.environment"] == "smoke" and tags["fixres.model"] == "tiny"
+    assert tags["fixres.keras_backend"] and tags["fixres.seed"] == "42"
+    assert tags["fixres.kedro_run_id"]  # the version the outputs were saved under
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"model_comparison.png", "model_comparison.csv", "accuracy_vs_cost.png"} <= artifacts
+
+
+def test_each_run_of_the_protocol_is_a_nested_run_with_its_epochs(client):
+    runs = _runs(client)
+    parent = runs["parent"].info.run_id
+    for name in ("initial", "finetune", "vanilla"):
+        child = runs[name]
+        assert child.data.tags["mlflow.parentRunId"] == parent
+        assert child.data.tags["fixres.run"] == name
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"):
+            history = client.get_metric_history(child.info.run_id, key)
+            assert [m.step for m in history] == [0], (name, key)
+        assert 0 <= child.data.metrics["top1"] <= 1 and child.data.metrics["final_loss"] > 0
+        assert child.data.params["training.learning_rate"] in ("0.001", "0.0001")
+        files = {a.path for a in client.list_artifacts(child.info.run_id, name)}
+        assert f"{name}/{name}_training_curves.png" in files
+
+
+def test_a_broken_store_never_fails_a_run(smoke_project, tmp_path):
+    project = copy_project(tmp_path)
+    shutil.copytree(smoke_project / SMOKE_DATA / "02_intermediate", project / SMOKE_DATA / "02_intermediate")
+    start = time.perf_counter()
+    result = _kedro(project, "--pipelines=initial", MLFLOW_TRACKING_URI="http://127.0.0.1:9")
+    seconds = time.perf_counter() - start
+    assert result.returncode == 0, result.stdout[-3000:]
+    warnings = [line for line in result.stdout.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and "MLflow tracking is off" in warnings[0], warnings
+    assert seconds < 120  # no minutes of HTTP retries (a bound, not a benchmark)
+
+
+def test_tracking_switched_off_writes_no_store(smoke_project, tmp_path):
+    project = copy_project(tmp_path)
+    shutil.copytree(smoke_project / SMOKE_DATA / "02_intermediate", project / SMOKE_DATA / "02_intermediate")
+    result = _kedro(project, "--pipelines=initial", FIXRES_TRACKING="off")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert not (project / "mlflow.db").exists() and not (project / "mlruns").exists()
+
+
+# --- the MLflow UI ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui(tracked):
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tracked / 'mlflow.db'}",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=tracked, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(1)
+    else:
+        server.kill()
+        pytest.fail("the MLflow UI did not start within 180 s")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def _chromium(url: str, tmp_path: Path, *outputs: str) -> tuple[subprocess.CompletedProcess, dict]:
+    profile = tempfile.mkdtemp(dir=tmp_path, prefix="chromium-")
+    netlog = tmp_path / f"netlog-{Path(profile).name}.json"
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+         f"--log-net-log={netlog}", "--window-size=1600,1000", "--virtual-time-budget=20000", *outputs, url],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, json.loads(netlog.read_text())
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_the_mlflow_ui_shows_the_run_and_a_metric_chart(ui, client, tmp_path):
+    runs = _runs(client)
+    child = runs["initial"]
+    experiment = child.info.experiment_id
+    query = (f"#/metric?runs=%5B%22{child.info.run_id}%22%5D&metric=%22loss%22"
+             f"&experiments=%5B%22{experiment}%22%5D&plot_metric_keys=%5B%22loss%22%5D&x_axis=step")
+    result, netlog = _chromium(f"{ui}/{query}", tmp_path, "--dump-dom")
+    page = result.stdout
+    assert "js-plotly-plot" in page and "main-svg" in page  # the chart is drawn
+    assert "initial" in page  # the run, by its name
+    # The page asked nothing of any host but 127.0.0.1.
+    names = {v: k for k, v in netlog["constants"]["logEventTypes"].items()}
+    port = ui.rsplit(":", 1)[1]
+    outside = [
+        event["params"]["address"] for event in netlog["events"]
+        if names.get(event["type"]) == "TCP_CONNECT_ATTEMPT" and "address" in event.get("params", {})
+        and event["params"]["address"] != f"127.0.0.1:{port}"
+    ]
+    assert outside == []
