@@ -122,6 +122,33 @@ cli.add_command(
 )
 
 
+@cli.command(cls=_UserErrorsOnOneLine)
+@click.option("--keep", default=3, show_default=True, type=click.IntRange(min=1),
+              help="The newest versions to keep of each output.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option("--env", "-e", default=None, help="The configuration environment whose data to prune (KEDRO_ENV).")
+def prune(keep: int, dry_run: bool, env: str | None) -> None:
+    """Remove old versions of the models, metrics and plots of an environment's data.
+
+    Keeps the newest --keep versions of each output and every version that a kept
+    metrics file names (the run that made it, the model it evaluated).
+    """
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
+    from kedro.framework.project import settings  # noqa: PLC0415
+
+    from fixres_kedro.prune import prune as prune_versions  # noqa: PLC0415
+
+    env = env or os.environ.get("KEDRO_ENV")
+    loader = OmegaConfigLoader(str(Path.cwd() / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS)
+    root = Path.cwd() / loader["globals"]["data_root"]
+    result = prune_versions(root, keep, dry_run)
+    verb = "Would remove" if dry_run else "Removed"
+    for folder in result.remove:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {folder.relative_to(Path.cwd())}")
+    click.echo(f"{verb} {len(result.remove)} versions ({result.freed_bytes / 2**20:,.1f} MB) in {root}; "
+               f"kept {len(result.keep)}")
+
+
 @cli.group()
 def registry() -> None:
     """Commands for working with registered pipelines."""

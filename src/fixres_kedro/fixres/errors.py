@@ -76,7 +76,7 @@ class DiskFullError(FixResError, OSError):
         where = f"; {_megabytes(free)} free there" if free is not None else ""
         super().__init__(
             f"no space left on the device for {path} (it needs about {_megabytes(needed)}"
-            f"{where}): free some space and run again"
+            f"{where}): free some space (`kedro prune` removes old versions) and run again"
         )
 
 
