@@ -110,6 +110,7 @@ def build(smoke_project: Path) -> Path:
     output = result.stdout + result.stderr
     # kedro viz build exits 0 even when it fails, so read what it says.
     assert result.returncode == 0 and "Success!" in output and "ERROR" not in output, output
+    assert "circular dependency" not in output  # every pipeline is drawn in its layers
     site = smoke_project / "build"
     assert (site / "index.html").is_file() and (site / "api" / "pipelines" / "fixres").is_file()
     return site
@@ -246,6 +247,11 @@ def test_build_holds_the_fixres_pipeline_with_layers_and_previews(build):
         metadata = json.loads((build / "api" / "nodes" / datasets[name]["id"]).read_text())
         previews[name] = metadata.get("preview_type") if metadata.get("preview") else None
     assert previews == PREVIEWS
+    # Each run's nodes carry its name as a tag: kedro-viz's filter shows one run at a time.
+    assert set(RUNS) <= {tag["id"] for tag in data["tags"]}
+    for node in data["nodes"]:
+        if node["type"] == "task" and node["full_name"].split(".")[0] in RUNS:
+            assert node["full_name"].split(".")[0] in node["tags"], node["full_name"]
     # No telemetry script went into the page: .telemetry says consent: false.
     assert "heap" not in (build / "index.html").read_text().lower()
 

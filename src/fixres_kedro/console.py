@@ -29,6 +29,8 @@ QUIET_LOGGERS = (
 # Warnings of libraries about their own code, which no user of this project can act on.
 UNACTIONABLE_WARNINGS = (
     "Add type hints to the `predict` method",  # MLflow, about its own pyfunc wrapper
+    "could not be previewed",  # kedro-viz, for every output not written yet
+    "ORJSONResponse is deprecated",  # kedro-viz, about FastAPI
 )
 
 

@@ -78,11 +78,13 @@ def in_namespace(
     parameters: set[str] | frozenset[str] = SHARED_PARAMETERS,
 ) -> Pipeline:
     """``nodes`` in ``namespace``, reading those of ``inputs`` and ``parameters`` they use
-    under their own (shared) names rather than the namespace's."""
+    under their own (shared) names rather than the namespace's; tagged with the
+    namespace's last part (``initial``), which kedro-viz offers as a filter."""
     shape = Pipeline(nodes)
     used = {name.split("@")[0] for name in shape.inputs()}
     return Pipeline(shape, namespace=namespace, inputs=set(inputs) & used,
-                    parameters={name for name in parameters if f"params:{name}" in used})
+                    parameters={name for name in parameters if f"params:{name}" in used},
+                    tags=namespace.split(".")[-1])
 
 
 def _training_node(run: str) -> Node:
@@ -140,4 +142,4 @@ def protocol_pipeline(seed: int | None = None) -> Pipeline:
         return runs
     parameters = {name.removeprefix("params:") for name in runs.inputs() if name.startswith("params:")}
     return Pipeline(runs, namespace=seed_namespace(seed), inputs=set(SHARED_INPUTS),
-                    parameters=parameters)
+                    parameters=parameters, tags=seed_namespace(seed))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from fixres_kedro.fixres.input_pipeline import InputPipeline
 from fixres_kedro.parameters import RuntimeParams, SweepParams
 from fixres_kedro.pipelines.sweep.nodes import (
     evaluate_at_resolutions,
@@ -43,7 +44,7 @@ def test_evaluate_at_resolutions_gives_a_row_per_transform_and_resolution():
         ("resize", 32), ("resize", 48), ("resize_crop", 32), ("resize_crop", 48)
     ]
     assert table["top1"].between(0, 1).all() and (table["examples"] == 8).all()
-    spec = {"image_size": 32}
-    combined, figure = plot_resolution_sweep(table, table, table, spec, spec, spec)
+    dataset = InputPipeline(name="initial", recipe="initial", image_size=32)
+    combined, figure = plot_resolution_sweep(table, table, table, dataset, dataset, dataset)
     assert len(combined) == 12 and set(combined["model"]) == {"initial", "finetune", "vanilla"}
     assert len(figure.axes) == 3

@@ -85,7 +85,8 @@ def compare_models(
     figure, axis = plots.figure(7, 4.5)
     plots.bars_with_errors(
         axis, list(table["model"]), table["top1"].to_numpy() * 100, table["top1_stderr"].to_numpy() * 100,
-        notes=[f"{top1:.1%}\n{seconds:.0f} s" for top1, seconds in zip(table["top1"], table["train_seconds"])],
+        notes=[f"{top1:.1%}\n{seconds:.0f} s" if seconds >= 10 else f"{top1:.1%}\n{seconds:.1f} s"
+               for top1, seconds in zip(table["top1"], table["train_seconds"])],
     )
     axis.set_ylabel("validation top-1 (%), ±1 s.e.")
     axis.set_title("FixRes vs training at the test resolution")
@@ -108,6 +109,7 @@ def plot_accuracy_vs_cost(model_comparison: pd.DataFrame) -> Figure:
                           xytext=(6, 6), textcoords="offset points")
         axis.set_xlabel(label)
         axis.grid(alpha=0.3)
+        axis.margins(x=0.15)  # room for the labels right of the points
     axes[0].set_ylabel("validation top-1 (%), ±1 s.e.")
     figure.suptitle("Accuracy against training cost (FixRes includes its low-res model)")
     return figure

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 import pandas as pd
 from matplotlib.figure import Figure
@@ -63,7 +61,7 @@ def evaluate_at_resolutions(
 
 def plot_resolution_sweep(
     initial: pd.DataFrame, finetune: pd.DataFrame, vanilla: pd.DataFrame,
-    initial_spec: dict[str, Any], finetune_spec: dict[str, Any], vanilla_spec: dict[str, Any],
+    initial_dataset: InputPipeline, finetune_dataset: InputPipeline, vanilla_dataset: InputPipeline,
 ) -> tuple[pd.DataFrame, Figure]:
     """One table of all sweeps and one plot of top-1 against test resolution per model.
 
@@ -71,10 +69,10 @@ def plot_resolution_sweep(
     expects the train/test discrepancy to be smallest for a model trained with
     random-resized crops.
     """
-    parts = {"initial": (initial, initial_spec), "finetune": (finetune, finetune_spec),
-             "vanilla": (vanilla, vanilla_spec)}
+    parts = {"initial": (initial, initial_dataset), "finetune": (finetune, finetune_dataset),
+             "vanilla": (vanilla, vanilla_dataset)}
     table = pd.concat(
         [frame.assign(model=name) for name, (frame, _) in parts.items()], ignore_index=True
     )[["model", "transform", "resolution", "top1", "top1_stderr", "loss", "examples"]]
-    trained_at = {name: spec["image_size"] for name, (_, spec) in parts.items()}
+    trained_at = {name: dataset.image_size for name, (_, dataset) in parts.items()}
     return table, plots.resolution_sweep(table, trained_at)

@@ -22,7 +22,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     ]
     plot = node(
         plot_resolution_sweep,
-        inputs=[f"{run}.resolution_sweep" for run in RUNS] + [f"{run}.dataset_spec" for run in RUNS],
+        # The resolutions the runs trained at come from their parameters, not from their
+        # recipes (datasets inside the runs' namespaces, which kedro-viz keeps inside).
+        inputs=[f"{run}.resolution_sweep" for run in RUNS] + [f"params:{run}.dataset" for run in RUNS],
         outputs=["resolution_sweep", "resolution_sweep_plot"],
         name="plot_resolution_sweep",
     )
