@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,16 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 # MLflow tracking costs seconds per run (a new store per project copy): off, except in
 # tests/test_tracking.py, which turns it on.
 os.environ.setdefault("FIXRES_TRACKING", "off")
+# One compilation cache for the whole session, its runs and their subprocesses: the same
+# small programs are not compiled again by every project copy and process.
+os.environ.setdefault("FIXRES_COMPILATION_CACHE", tempfile.mkdtemp(prefix="fixres-compilation-"))
+
+
+def pytest_configure(config) -> None:
+    """This process keeps its compiled programs in that cache too."""
+    from fixres_kedro.fixres.compilation_cache import enable_compilation_cache  # noqa: PLC0415
+
+    enable_compilation_cache(os.environ["FIXRES_COMPILATION_CACHE"])
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO.parent / "shared" / "data" / "flower_photos.tgz"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -124,3 +125,46 @@ def test_notebook_shows_versions_metrics_and_comparison(executed, smoke_project)
     # The comparison table, one row per model.
     assert all(f"<th>{column}</th>" in comparison for column in ("model", "top1", "top1_stderr"))
     assert all(f"<td>{run}</td>" in comparison for run in RUNS)
+
+
+def test_kedro_jupyter_lab_starts_as_the_readme_says(tmp_path):
+    """``kedro jupyter lab --env smoke`` (README: Notebook) serves Jupyter Lab with the
+    project's kernel; stopped again once it answers."""
+    pytest.importorskip("jupyterlab")
+    import os  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    from tests.conftest import copy_project  # noqa: PLC0415
+
+    project = copy_project(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kedro", "jupyter", "lab", "--env", "smoke", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", "--IdentityProvider.token=", f"--notebook-dir={project}",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        cwd=project, env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernelspecs", timeout=2) as answer:  # noqa: S310
+                    specs = json.loads(answer.read())
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(server.stdout.read()[-3000:])
+                time.sleep(1)
+        else:
+            pytest.fail("Jupyter Lab did not answer within 120 s")
+        assert specs["default"] == "kedro_fixres_kedro"  # the project's kernel, made by kedro
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

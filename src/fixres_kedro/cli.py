@@ -98,6 +98,11 @@ def check_names(
 
 
 def _run(**options: Any) -> Any:
+    if "ParallelRunner" in (options.get("runner") or ""):
+        # Its workers share the host: each takes its part of the GPU and of the CPU cores
+        # (fixres.distribute.pin_worker_to_accelerator, fixres.photos.default_workers).
+        workers = (options.get("runner_params") or {}).get("max_workers") or os.cpu_count() or 1
+        os.environ["FIXRES_PARALLEL_WORKERS"] = str(workers)
     pipelines = [options["pipeline"]] if options.get("pipeline") else list(options.get("pipelines") or [])
     check_names(options.get("env"), pipelines, options.get("node_names") or (),
                 options.get("from_nodes") or (), options.get("to_nodes") or (),

@@ -21,6 +21,9 @@ SCRIPT = textwrap.dedent(
     logging.basicConfig(level=logging.INFO)
     import keras, numpy as np
     from fixres_kedro.fixres import checkpoint
+    from fixres_kedro.fixres.compilation_cache import enable_compilation_cache
+    if os.environ.get("FIXRES_COMPILATION_CACHE"):  # the test session's (tests/conftest.py)
+        enable_compilation_cache(os.environ["FIXRES_COMPILATION_CACHE"])
     from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
     from fixres_kedro.fixres.model import train_and_evaluate
 

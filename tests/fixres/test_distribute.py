@@ -38,6 +38,9 @@ TWO_DEVICES = textwrap.dedent(
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np
     from fixres_kedro.fixres.distribute import data_parallel
+    from fixres_kedro.fixres.compilation_cache import enable_compilation_cache
+    if os.environ.get("FIXRES_COMPILATION_CACHE"):  # the test session's (tests/conftest.py)
+        enable_compilation_cache(os.environ["FIXRES_COMPILATION_CACHE"])
     from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
     from fixres_kedro.fixres.model import prepare_finetune, train_and_evaluate
 
@@ -165,8 +168,10 @@ def test_parallel_runner_workers_get_one_gpu_each_and_no_preallocation(monkeypat
     assert distribute.worker_number() is None
     assert distribute.pin_worker_to_accelerator(gpus=4) == {}  # not a worker: left alone
 
-    for key in ("CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_PREALLOCATE", "TF_FORCE_GPU_ALLOW_GROWTH"):
+    for key in ("CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_PREALLOCATE", "TF_FORCE_GPU_ALLOW_GROWTH",
+                "XLA_PYTHON_CLIENT_MEM_FRACTION"):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("FIXRES_PARALLEL_WORKERS", "3")
     seen = []
     for number in (1, 2, 3):  # three workers sharing two GPUs
         monkeypatch.setattr(distribute, "worker_number", lambda number=number: number)
@@ -175,7 +180,9 @@ def test_parallel_runner_workers_get_one_gpu_each_and_no_preallocation(monkeypat
         seen.append(settings["CUDA_VISIBLE_DEVICES"])
         assert settings["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
         assert settings["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+        assert settings["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.450"  # 3 workers, 2 per GPU at most
         monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+        monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION")
     assert seen == ["0", "1", "0"]
     monkeypatch.setattr(distribute.pin_worker_to_accelerator, "_pid", None, raising=False)
     assert distribute.pin_worker_to_accelerator(gpus=0) == {}  # no GPU: nothing to pin

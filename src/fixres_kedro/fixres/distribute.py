@@ -210,10 +210,25 @@ def worker_number() -> int | None:
     return identity[0] if identity else None
 
 
-def pin_worker_to_accelerator(gpus: int | None = None) -> dict[str, str]:
-    """In a pool worker, restrict it to one GPU and stop backends preallocating memory.
+PARALLEL_WORKERS = "FIXRES_PARALLEL_WORKERS"
+"""How many worker processes share this host (set for ``ParallelRunner`` by the CLI)."""
 
-    Worker ``k`` (1-based) gets GPU ``(k - 1) mod gpus``. Does nothing outside a worker,
+
+def parallel_workers() -> int:
+    """The worker processes sharing this host (1 when not in a ``ParallelRunner``)."""
+    try:
+        return max(1, int(os.environ.get(PARALLEL_WORKERS, "1")))
+    except ValueError:
+        return 1
+
+
+def pin_worker_to_accelerator(gpus: int | None = None) -> dict[str, str]:
+    """In a pool worker, restrict it to one GPU and cap the memory it may take there.
+
+    Worker ``k`` (1-based) gets GPU ``(k - 1) mod gpus``. No backend preallocates the
+    GPU, and under JAX each of the ``n`` workers sharing a GPU may grow to
+    ``0.9 / n`` of its memory (``XLA_PYTHON_CLIENT_MEM_FRACTION``), so several seeds
+    or branches train side by side on one accelerator. Does nothing outside a worker,
     on a host without GPUs, or where ``CUDA_VISIBLE_DEVICES`` is already set (the
     user's choice wins). Returns the variables it set. Runs once per process.
     """
@@ -226,9 +241,11 @@ def pin_worker_to_accelerator(gpus: int | None = None) -> dict[str, str]:
     gpus = gpu_count() if gpus is None else gpus
     if gpus == 0:
         return {}
+    sharing = -(-parallel_workers() // gpus)  # workers per GPU
     settings = {
         "CUDA_VISIBLE_DEVICES": str((number - 1) % gpus),
         "XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # JAX takes 75% of the GPU otherwise
+        "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / sharing:.3f}",
         "TF_FORCE_GPU_ALLOW_GROWTH": "true",  # TensorFlow takes all of it otherwise
     }
     for key, value in settings.items():

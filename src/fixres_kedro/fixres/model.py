@@ -124,28 +124,43 @@ def prepare_finetune(model: keras.Model, variant: str = "example") -> keras.Mode
     return model
 
 
+def _full_batches(batches: ImageBatches) -> tuple[ImageBatches, np.ndarray]:
+    """The same photos in inference batches all of ``batch_size`` (the last one padded
+    with copies that are then dropped), and the mask of the real rows.
+
+    One input shape per resolution: the backend compiles one program, not one more for
+    the short last batch, and the same program for every model of the same architecture
+    (which the persistent compilation cache then shares between them).
+    """
+    size = batches.pipeline.batch_size
+    full = ImageBatches(batches.images, batches.labels, batches.pipeline, train=False,
+                        batch_multiple=size)
+    real = np.concatenate([np.arange(size) < len(chosen) for chosen in full.batches])
+    return full, real
+
+
 def reestimate_bn_statistics(model: keras.Model, batches: ImageBatches) -> keras.Model:
     """Replace ``post_bn``'s moving mean and variance by the exact statistics of its
-    inputs over ``batches`` (one pass, no gradient step).
+    inputs over ``batches`` (one compiled forward pass, no gradient step).
 
-    The statistics are pooled over every pixel of every image, as a BatchNorm
-    layer normalises per channel over batch and space.
+    The statistics are pooled over every pixel of every image, as a BatchNorm layer
+    normalises per channel over batch and space: the compiled program returns each
+    image's per-channel sum and sum of squares (float32, over one image's positions),
+    which are added up in float64.
     """
     backbone = backbone_of(model)
     post_bn = backbone.get_layer(FINAL_BN_NAME)
-    rescaling = model.get_layer("rescaling")
     features = keras.Model(backbone.inputs, post_bn.input)
-    total = total_sq = None
-    count = 0
-    for index in range(len(batches)):
-        images, _ = batches[index]
-        x = keras.ops.convert_to_numpy(features(rescaling(images), training=False))
-        x = x.astype(np.float64).reshape(-1, x.shape[-1])
-        total = x.sum(0) if total is None else total + x.sum(0)
-        total_sq = (x**2).sum(0) if total_sq is None else total_sq + (x**2).sum(0)
-        count += x.shape[0]
-    mean = total / count
-    variance = np.maximum(total_sq / count - mean**2, 0.0)
+    images = model.inputs[0]
+    x = keras.ops.cast(features(model.get_layer("rescaling")(images)), "float32")
+    sums = keras.Model(images, [keras.ops.sum(x, axis=(1, 2)), keras.ops.sum(x * x, axis=(1, 2))])
+    full, real = _full_batches(batches)
+    total, total_sq = (np.asarray(part, np.float64)[real] for part in sums.predict(full, verbose=0))
+    size = batches.pipeline.image_size
+    height, width = features.compute_output_spec(keras.KerasTensor((1, size, size, 3))).shape[1:3]
+    count = real.sum() * height * width
+    mean = total.sum(0) / count
+    variance = np.maximum(total_sq.sum(0) / count - mean**2, 0.0)
     post_bn.moving_mean.assign(mean.astype("float32"))
     post_bn.moving_variance.assign(variance.astype("float32"))
     return model
@@ -263,9 +278,20 @@ def train_and_evaluate(
     }
 
 
-def evaluate(model: keras.Model, batches: keras.utils.PyDataset) -> dict[str, float]:
-    """Top-1 accuracy and mean loss on ``batches``."""
-    # A fresh compile: the loaded model may carry another run's metric state.
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    loss, accuracy = model.evaluate(batches, verbose=0)
-    return {"top1": float(accuracy), "loss": float(loss)}
+# Keras' cross-entropy clips probabilities to [EPSILON, 1 - EPSILON] before the log.
+EPSILON = 1e-7
+
+
+def evaluate(model: keras.Model, batches: ImageBatches) -> dict[str, float]:
+    """Top-1 accuracy and mean cross-entropy of ``model`` on ``batches``.
+
+    One compiled prediction program per input shape (``_full_batches``); the accuracy
+    and the loss are computed from the predicted probabilities of the real photos,
+    each counted once.
+    """
+    full, real = _full_batches(batches)
+    probabilities = np.asarray(model.predict(full, verbose=0), np.float64)[real]
+    labels = batches.labels[np.concatenate(full.batches)]
+    chosen = np.clip(probabilities[np.arange(len(labels)), labels], EPSILON, 1 - EPSILON)
+    return {"top1": float(np.mean(probabilities.argmax(axis=1) == labels)),
+            "loss": float(-np.mean(np.log(chosen)))}

@@ -61,11 +61,17 @@ def photo_signature(head: bytes) -> str | None:
 
 
 def default_workers() -> int:
-    """One thread per CPU core this process may use."""
+    """One thread per CPU core this process may use, the cores shared out between the
+    worker processes of a ``ParallelRunner`` (``FIXRES_PARALLEL_WORKERS``)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    try:
+        sharing = max(1, int(os.environ.get("FIXRES_PARALLEL_WORKERS", "1")))
+    except ValueError:
+        sharing = 1
+    return max(1, cores // sharing)
 
 
 def open_photo(encoded: bytes) -> Image.Image:

@@ -1,0 +1,111 @@
+"""Is the input pipeline the bottleneck? The same model trained on synthetic in-memory
+batches and on the real input pipeline, in one process; the ratio of their epoch times.
+
+    python benchmarks/epoch_ratio.py --archive ../shared/data/flower_photos.tgz \\
+        [--size 128] [--epochs 4] [--backbone resnet50v2] [--batch-size 32] \\
+        [--steps-per-execution 16] [--workers 0] [--max-photos N] [--json out.json]
+
+Both runs train the same architecture from the same seed, with the same batch size,
+``steps_per_execution`` and ``TrainingCheckpoint`` (a checkpoint written after every epoch,
+as in a real run), so "epoch time" is what the project logs: the wall time of the epoch,
+its checkpoint included. The synthetic run feeds one fixed batch of the right shape again
+and again (no decoding, no augmentation); the real run reads the training split the way
+the ``initial`` (or, with ``--recipe finetune``, the ``finetune``) node does. The first epoch
+(compilation) is left out; the figures are medians of the others. Printed: both medians, the
+ratio real / synthetic (issue #10's target: at most 1.15 on a GPU), and the checkpoint's
+share of an epoch (target: at most 5%).
+"""
+
+# ruff: noqa: T201, PLC0415  (a script that prints; imports after the arguments are read)
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _split(archive: Path, max_photos: int | None):
+    from fixres_kedro.datasets import ImageSourceDataset
+    from fixres_kedro.fixres.photos import decode_photos
+    from fixres_kedro.pipelines.data.nodes import split_dataset
+
+    photos = ImageSourceDataset(source="archive", path=str(archive)).load()
+    train, _, class_names, _ = split_dataset(photos, {"train": "train[:90%]", "validation": "train[90%:]"})
+    if max_photos:
+        train = train.iloc[:max_photos]
+    return decode_photos(list(train["image"])), train["label"].to_numpy(), len(class_names)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--archive", type=Path, required=True)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--recipe", choices=("initial", "finetune"), default="initial")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--backbone", default="resnet50v2")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--max-photos", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    import keras
+
+    from fixres_kedro.fixres.checkpoint import TrainingCheckpoint, release_locks
+    from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, SyncEpoch
+    from fixres_kedro.fixres.model import compile_model, get_training_model
+
+    start = time.perf_counter()
+    images, labels, classes = _split(args.archive, args.max_photos)
+    print(f"{len(images)} training photos decoded in {time.perf_counter() - start:.1f} s; "
+          f"backend {keras.backend.backend()}, {args.backbone} at {args.size} px, batch {args.batch_size}")
+    pipeline = InputPipeline(name="benchmark", recipe=args.recipe, image_size=args.size,
+                             train_image_size=args.size // 2 if args.recipe == "finetune" else None,
+                             batch_size=args.batch_size, workers=args.workers)
+    real = ImageBatches(images, labels, pipeline, train=True)
+    first = real[0]
+
+    class Synthetic(keras.utils.PyDataset):
+        """The real pipeline's first batch, served for every index."""
+
+        def __len__(self) -> int:
+            return len(real)
+
+        def __getitem__(self, index: int):
+            return first
+
+    def train(data, name: str) -> dict:
+        model = get_training_model(classes, args.backbone, seed=0)
+        compile_model(model, 1e-3, args.steps_per_execution, "auto")
+        with tempfile.TemporaryDirectory() as folder:
+            checkpoint = TrainingCheckpoint(Path(folder) / name, name)
+            callbacks = [SyncEpoch(data), checkpoint] if isinstance(data, ImageBatches) else [checkpoint]
+            model.fit(data, epochs=args.epochs, shuffle=False, verbose=0, callbacks=callbacks)
+            release_locks()
+        epochs = checkpoint.history["epoch_seconds"][1:]  # the first one compiles
+        shares = [c / e for c, e in zip(checkpoint.history["checkpoint_seconds"][1:], epochs)]
+        return {"epoch_seconds": epochs, "median": statistics.median(epochs),
+                "checkpoint_share_median": statistics.median(shares), "checkpoint_share_max": max(shares)}
+
+    results = {"synthetic": train(Synthetic(workers=1), "synthetic"), "real": train(real, "real")}
+    ratio = results["real"]["median"] / results["synthetic"]["median"]
+    for name, result in results.items():
+        print(f"{name:9s} epochs (after the first): {', '.join(f'{s:.2f}' for s in result['epoch_seconds'])} s; "
+              f"median {result['median']:.2f} s; checkpoint {result['checkpoint_share_median']:.1%} "
+              f"of an epoch (max {result['checkpoint_share_max']:.1%})")
+    print(f"real / synthetic epoch time: {ratio:.3f} (target <= 1.15)")
+    if args.json:
+        args.json.write_text(json.dumps({**vars(args), "archive": str(args.archive), "json": None,
+                                         "backend": keras.backend.backend(), "results": results,
+                                         "ratio": ratio}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
