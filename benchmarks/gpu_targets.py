@@ -96,6 +96,8 @@ def main() -> int:
     parser.add_argument("--seeds", default="1,2,4,5")
     parser.add_argument("--params", default="")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gpu"))
+    parser.add_argument("--ratio-args", default="--steps-per-execution 16",
+                        help="more arguments for benchmarks/epoch_ratio.py")
     args = parser.parse_args()
     steps = args.steps.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -126,12 +128,13 @@ def main() -> int:
                                      "--runner-params", f"max_workers={count}"],
                                     args.env, args.params, args.out / f"seeds_{count}.log")
         figures["seeds"] = scaling[max(scaling)]
+        TARGETS["seeds"] = (f"{max(scaling)} seeds at once", 480.0, "s")
         notes["seeds"] = ", ".join(f"{n} seeds: {s:.0f} s ({s / n:.0f} s a seed)" for n, s in scaling.items())
     if "ratio" in steps:
         log = args.out / "ratio.log"
         with open(log, "w") as output:
             subprocess.run([sys.executable, "benchmarks/epoch_ratio.py", "--archive", str(args.archive),
-                            "--steps-per-execution", "16", "--json", str(args.out / "ratio.json")],
+                            *args.ratio_args.split(), "--json", str(args.out / "ratio.json")],
                            stdout=output, stderr=subprocess.STDOUT, check=True)
         figures["ratio"] = json.loads((args.out / "ratio.json").read_text())["ratio"]
     if "study" in steps:
