@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from click.testing import CliRunner
 from kedro.framework.startup import bootstrap_project
 
 from fixres_kedro.cli import cli
+from fixres_kedro.errors import find_user_error
 from tests.conftest import ARCHIVE, copy_project
 
 
@@ -87,3 +90,70 @@ def test_a_node_whose_input_was_never_saved_in_this_environment_says_so(project)
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("Error: nothing is saved yet at ") and "finetune_model.keras" in last, last
     assert "--env" in last
+
+
+def test_a_list_parameter_goes_through_a_config_file(project, tmp_path):
+    """``--params`` splits on commas; a list goes in ``--config`` (README: Configuration)."""
+    config = tmp_path / "run.yml"
+    config.write_text("run:\n  params:\n    initial: {dataset: {area_range: [0.5, 0.1]}}\n")
+    result = _invoke(project, "run", f"--config={config}")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: Invalid parameters: initial.dataset.area_range must satisfy 0 < low <= high <= 1.0, "
+        "got [0.5, 0.1]")
+
+
+def test_offline_tfds_fails_in_seconds_saying_how_to_use_the_archive(tmp_path, monkeypatch):
+    pytest.importorskip("tensorflow_datasets")
+    from fixres_kedro.datasets import image_source  # noqa: PLC0415
+    from fixres_kedro.errors import DataSourceError  # noqa: PLC0415
+
+    monkeypatch.setattr(image_source, "_DOWNLOAD_HOST", ("127.0.0.1", 9))  # nothing listens there
+    dataset = image_source.ImageSourceDataset(source="tfds", tfds_data_dir=str(tmp_path))
+    with pytest.raises(Exception) as error:
+        dataset.load()
+    message = str(find_user_error(error.value))
+    assert isinstance(find_user_error(error.value), DataSourceError)
+    assert "cannot be reached" in message and "FIXRES_DATA_SOURCE=archive" in message
+    assert "\n" not in message
+
+
+SMOKE_LINES = 60  # issue #14: a smoke run shows at most this many lines
+
+
+def _smoke_run(project: Path, terminal: bool) -> str:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "FIXRES_DATA_SOURCE": "archive",
+           "FIXRES_DATA_PATH": str(ARCHIVE)}
+    command = [sys.executable, "-m", "kedro", "run", "--env=smoke", "--params", "model.backbone=tiny"]
+    if terminal:  # a pseudo-terminal, as a person's: rich output and Keras' progress bars
+        command = ["script", "-qec", " ".join(command), "/dev/null"]
+        env["COLUMNS"] = "100"
+    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600,
+                            check=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return result.stdout + result.stderr
+
+
+def test_a_smoke_run_prints_progress_epochs_and_nothing_else(tmp_path):
+    project = copy_project(tmp_path)
+    piped = _smoke_run(project, terminal=False).splitlines()
+    assert len(piped) <= SMOKE_LINES, "\n".join(piped)
+    assert not [line for line in piped if "WARNING" in line or "Traceback" in line], "\n".join(piped)
+    assert [line for line in piped if " epoch 1/1: loss " in line]  # one summary line per epoch
+    assert any(line.endswith("[15/15] plot_accuracy_vs_cost finished in 0.0 s") or "[15/15]" in line
+               for line in piped)
+    assert all(len(line) < 200 or "epoch" in line for line in piped)  # plain lines, unwrapped
+    log = (project / "logs" / "info.log").read_text()
+    assert "Saving data to initial.model" in log  # the file keeps every line
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux's script makes the terminal")
+def test_a_smoke_run_in_a_terminal_is_short_too(tmp_path):
+    project = copy_project(tmp_path)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _smoke_run(project, terminal=True))  # no colours
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) <= SMOKE_LINES, "\n".join(lines)
+    assert text.count("epoch 1/1: loss") == 3  # one summary per run...
+    # ...on its own line: never glued after a progress bar (which ends with \r, not \n).
+    assert not [line for line in lines if "epoch 1/1: loss" in line and "━" in line]
+    assert "WARNING" not in text and "Traceback" not in text

@@ -113,6 +113,21 @@ def test_seed_namespaces_in_parallel_match_sequential_and_finished_seeds_are_sum
     assert output.strip().splitlines()[-1].startswith("Error: No seed has finished")
 
 
+@pytest.mark.timeout(1200)
+def test_the_branches_in_parallel_give_the_sequential_runs_results(smoke_project, tmp_path):
+    """``kedro run --runner=ParallelRunner``: vanilla trains beside initial then finetune, in
+    worker processes, and every model and metric equals the sequential run's."""
+    parallel = _project(tmp_path, "branches", smoke_project)
+    _finish(_kedro_run(parallel, "--pipelines=training,report", "--runner=ParallelRunner",
+                       "--runner-params", "max_workers=2"))
+    got, want = _catalog(parallel), _catalog(smoke_project)
+    for run in ("initial", "finetune", "vanilla"):
+        ours, theirs = got.load(f"{run}.metrics"), want.load(f"{run}.metrics")
+        assert ours["top1"] == pytest.approx(theirs["top1"], abs=1e-6)
+        assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-4)
+        _assert_same_model(got.load(f"{run}.model"), want.load(f"{run}.model"), atol=1e-4)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

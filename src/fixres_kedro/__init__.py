@@ -22,4 +22,26 @@ if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") 
 # 21 lines on every command that the user can do nothing about.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines (oneDNN notes, CUDA probing; 2.21
+    writes them before its logging reads ``TF_CPP_MIN_LOG_LEVEL``) sent nowhere."""
+    import sys  # noqa: PLC0415
+
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401, PLC0415
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" and importlib.util.find_spec("tensorflow"):
+    _import_tensorflow_quietly()
+
 __version__ = "0.1.0"
