@@ -58,46 +58,44 @@ class DistributionHook:
         pin_worker_to_accelerator()
 
 
-class CompilationCacheHook:
-    """With ``runtime.compilation_cache``, keep what the backend compiles for the next run
-    (``fixres.compilation_cache``, in the catalog's ``compilation_cache`` folder), in the
-    process that starts the run and in ``ParallelRunner``'s workers, before anything is
-    compiled there."""
+class _InEveryProcess:
+    """A setting applied before a run, and again before each node in the processes that
+    did not start the run (``ParallelRunner``'s workers run no ``before_pipeline_run``);
+    ``_apply`` is idempotent."""
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline,
                             catalog: DataCatalog) -> None:
-        self._enable(catalog)
+        self._apply(catalog)
 
     @hook_impl
     def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
-        self._enable(catalog)
+        self._apply(catalog)
 
     @staticmethod
-    def _enable(catalog: DataCatalog) -> None:
+    def _apply(catalog: DataCatalog) -> None:
+        raise NotImplementedError
+
+
+class CompilationCacheHook(_InEveryProcess):
+    """With ``runtime.compilation_cache``, keep what the backend compiles for the next run
+    (``fixres.compilation_cache``, in the catalog's ``compilation_cache`` folder), before
+    anything is compiled in the process."""
+
+    @staticmethod
+    def _apply(catalog: DataCatalog) -> None:
         if _runtime(catalog).compilation_cache:
             from fixres_kedro.fixres.compilation_cache import enable_compilation_cache  # noqa: PLC0415
 
             enable_compilation_cache(catalog.load("compilation_cache"))
 
 
-class PrecisionHook:
-    """Apply ``runtime.precision`` (Keras' global dtype policy) before a run, and before
-    each node in processes that did not start the run (``ParallelRunner``'s workers, which
-    run no ``before_pipeline_run`` hook).
+class PrecisionHook(_InEveryProcess):
+    """Apply ``runtime.precision`` (Keras' global dtype policy) in every process.
 
     ``mixed_bfloat16`` / ``mixed_float16`` compute in 16 bits with float32 weights;
     models saved under a policy keep it when loaded.
     """
-
-    @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline,
-                            catalog: DataCatalog) -> None:
-        self._apply(catalog)
-
-    @hook_impl
-    def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
-        self._apply(catalog)
 
     @staticmethod
     def _apply(catalog: DataCatalog) -> None:

@@ -12,25 +12,21 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import PurePosixPath
 from typing import Any
 
-import fsspec
 from kedro.io.core import (
-    AbstractVersionedDataset,
     DatasetError,
     Version,
-    get_filepath_str,
-    get_protocol_and_path,
 )
 from kedro_datasets._typing import ImagePreview
 from matplotlib.figure import Figure
 from PIL import Image
 
 from fixres_kedro.datasets.atomic import atomic_file
+from fixres_kedro.datasets.versioned_file import VersionedFile
 
 
-class FigureDataset(AbstractVersionedDataset[Figure, Image.Image]):
+class FigureDataset(VersionedFile):
     """Save a ``matplotlib.figure.Figure`` as PNG; load the PNG as a ``PIL.Image``.
 
     Example catalog entry::
@@ -41,33 +37,17 @@ class FigureDataset(AbstractVersionedDataset[Figure, Image.Image]):
           versioned: true
     """
 
-    def __init__(
-        self,
-        filepath: str,
-        dpi: int = 100,
-        version: Version | None = None,
-        fs_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol, **(fs_args or {}))
+    def __init__(self, filepath: str, dpi: int = 100, version: Version | None = None,
+                 fs_args: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(filepath, version, fs_args, metadata)
         self._dpi = dpi
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path), version=version,
-            exists_function=self._fs.exists, glob_function=self._fs.glob,
-        )
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
 
     def save(self, data: Figure) -> None:
         if not isinstance(data, Figure):
             raise DatasetError(f"FigureDataset saves matplotlib Figures, got {type(data)}")
         buffer = io.BytesIO()
         data.savefig(buffer, format="png", dpi=self._dpi)
-        path = get_filepath_str(self._get_save_path(), self._protocol)
+        path = self._save_path()
         if self._protocol == "file":
             with atomic_file(path, needed=buffer.tell()) as partial:
                 partial.write_bytes(buffer.getvalue())
@@ -76,8 +56,7 @@ class FigureDataset(AbstractVersionedDataset[Figure, Image.Image]):
                 file.write(buffer.getvalue())
 
     def _read(self) -> bytes:
-        path = get_filepath_str(self._get_load_path(), self._protocol)
-        with self._fs.open(path, "rb") as file:
+        with self._fs.open(self._load_path(), "rb") as file:
             return file.read()
 
     def load(self) -> Image.Image:
@@ -88,10 +67,3 @@ class FigureDataset(AbstractVersionedDataset[Figure, Image.Image]):
     def preview(self) -> ImagePreview:
         """The PNG, base64-encoded, for kedro-viz."""
         return ImagePreview(base64.b64encode(self._read()).decode("ascii"))
-
-    def _exists(self) -> bool:
-        try:
-            path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return self._fs.exists(path)

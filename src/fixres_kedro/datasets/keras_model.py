@@ -12,21 +12,17 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import fsspec
 import numpy as np
 from kedro.io.core import (
-    AbstractVersionedDataset,
     DatasetError,
-    Version,
-    get_filepath_str,
-    get_protocol_and_path,
 )
 
 from fixres_kedro.datasets.atomic import atomic_file
+from fixres_kedro.datasets.versioned_file import VersionedFile
 from fixres_kedro.fixres.errors import DamagedFileError
 
 
-class KerasModelDataset(AbstractVersionedDataset):
+class KerasModelDataset(VersionedFile):
     """Save and load a ``keras.Model`` as a ``.keras`` archive.
 
     Example catalog entry::
@@ -37,31 +33,10 @@ class KerasModelDataset(AbstractVersionedDataset):
           versioned: true
     """
 
-    def __init__(
-        self,
-        filepath: str,
-        version: Version | None = None,
-        fs_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol, **(fs_args or {}))
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
-
     def load(self) -> Any:
         import keras  # noqa: PLC0415 - keep catalog creation free of backend start-up
 
-        path = get_filepath_str(self._get_load_path(), self._protocol)
+        path = self._load_path()
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "model.keras"
             self._fs.get(path, str(local))
@@ -90,7 +65,7 @@ class KerasModelDataset(AbstractVersionedDataset):
 
         if not isinstance(data, keras.Model):
             raise DatasetError(f"KerasModelDataset saves keras.Model objects, got {type(data)}")
-        path = get_filepath_str(self._get_save_path(), self._protocol)
+        path = self._save_path()
         # An uncompiled copy (clone_model would compile it too): the file holds the
         # architecture and the weights, not the optimizer's two extra copies.
         bare = data.__class__.from_config(data.get_config())
@@ -107,10 +82,3 @@ class KerasModelDataset(AbstractVersionedDataset):
                 bare.save(local)
                 self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
                 self._fs.put(str(local), path)
-
-    def _exists(self) -> bool:
-        try:
-            path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return self._fs.exists(path)
