@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A copy of src/ with the input pipeline's per-image code as it was before the
 # performance changes (commit 293bc17): transforms.py, InputPipeline.preprocess and
-# ImageBatches.__getitem__; everything else (decoding, the data sources) as at 0f60c3a
-# (2026-11-28), the tree those figures were measured against. For the before/after
+# ImageBatches.__getitem__; everything else (decoding, the data sources) as at f0f92e8
+# (2026-11-27), the tree those figures were measured against. For the before/after
 # figures of docs/benchmarks.md:
 #
 #   benchmarks/before_tree.sh /tmp/before_src
@@ -11,7 +11,7 @@ set -euo pipefail
 dest=${1:?usage: benchmarks/before_tree.sh DEST}
 cd "$(dirname "$0")/.."
 rm -rf "$dest" && mkdir -p "$dest"
-git archive 0f60c3a src/fixres_kedro | tar -x -C "$dest" --strip-components=1
+git archive f0f92e8 src/fixres_kedro | tar -x -C "$dest" --strip-components=1
 git show 293bc17:src/fixres_kedro/fixres/transforms.py > "$dest/fixres_kedro/fixres/transforms.py"
 git show 293bc17:src/fixres_kedro/fixres/input_pipeline.py > "$dest/old_input_pipeline.py"
 python3 - "$dest" <<'PY'
