@@ -16,10 +16,11 @@ import re
 import shutil
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 from PIL import Image
+
+nbformat = pytest.importorskip("nbformat")  # the notebook extra
+NotebookClient = pytest.importorskip("nbclient").NotebookClient
 
 from fixres_kedro.protocol import RUNS
 

@@ -112,11 +112,20 @@ def test_a_broken_store_never_fails_a_run(smoke_project, tmp_path):
     assert seconds < 120  # no minutes of HTTP retries (a bound, not a benchmark)
 
 
-def test_tracking_switched_off_writes_no_store(smoke_project, tmp_path):
+def test_tracking_switched_off_opens_no_store(tmp_path, monkeypatch):
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    from fixres_kedro.tracking import TrackingHook  # noqa: PLC0415
+
     project = copy_project(tmp_path)
-    shutil.copytree(smoke_project / SMOKE_DATA / "02_intermediate", project / SMOKE_DATA / "02_intermediate")
-    result = _kedro(project, "--pipelines=initial", FIXRES_TRACKING="off")
-    assert result.returncode == 0, result.stdout[-3000:]
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("FIXRES_TRACKING", "off")
+    bootstrap_project(project)
+    hook = TrackingHook()
+    with KedroSession.create(project_path=project, env="smoke") as session:
+        hook.after_context_created(session.load_context())
+    assert hook._plugin is None and hook._client is None
     assert not (project / "mlflow.db").exists() and not (project / "mlruns").exists()
 
 
