@@ -133,6 +133,7 @@ def test_kedro_jupyter_lab_starts_as_the_readme_says(tmp_path):
     project's kernel; stopped again once it answers."""
     pytest.importorskip("jupyterlab")
     import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
     import socket  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
@@ -151,6 +152,7 @@ def test_kedro_jupyter_lab_starts_as_the_readme_says(tmp_path):
          *(["--allow-root"] if os.geteuid() == 0 else [])],
         cwd=project, env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # kedro starts jupyter-lab as a child: stop the whole group
     )
     try:
         deadline = time.monotonic() + 120
@@ -167,5 +169,5 @@ def test_kedro_jupyter_lab_starts_as_the_readme_says(tmp_path):
             pytest.fail("Jupyter Lab did not answer within 120 s")
         assert specs["default"] == "kedro_fixres_kedro"  # the project's kernel, made by kedro
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
