@@ -44,6 +44,7 @@ def test_keeps_the_newest_and_whatever_kept_metrics_name(tmp_path):
                        ("model_comparison.png", VERSIONS[1]), ("model_comparison.png", VERSIONS[2])}
     assert planned.freed_bytes == 2 * 1000 + 2
     result = prune(tmp_path, keep=2)
+    assert result.freed_bytes == 2 * 1000 + 2  # measured before the folders went
     assert all(not p.exists() for p in result.remove) and all(p.exists() for p in result.keep)
     assert (tmp_path / "06_models" / "initial_model.keras" / VERSIONS[0]).exists()  # named by kept metrics
     assert (tmp_path / "02_intermediate" / "train_split.parquet").exists()
@@ -60,8 +61,10 @@ def test_the_command_has_a_dry_run_and_prunes_the_chosen_environment(tmp_path):
         dry = CliRunner().invoke(cli, ["prune", "--keep", "1", "--dry-run", "--env", "smoke"], catch_exceptions=False)
         assert dry.exit_code == 0 and "Would remove 7 versions" in dry.output
         assert len(list((project / "data" / "smoke" / "06_models" / "initial_model.keras").iterdir())) == 5
+        os.chdir(project / "conf")  # from inside the project, as kedro finds it
         done = CliRunner().invoke(cli, ["prune", "--keep", "1", "--env", "smoke"], catch_exceptions=False)
         assert done.exit_code == 0 and "Removed 7 versions" in done.output
+        assert f"in {project / 'data' / 'smoke'};" in done.output
     finally:
         os.chdir(cwd)
     assert len(list((project / "data" / "smoke" / "06_models" / "initial_model.keras").iterdir())) == 2

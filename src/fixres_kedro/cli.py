@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import click
@@ -26,8 +25,8 @@ from kedro.framework.project import pipelines as registered_pipelines
 from kedro.io.core import VersionNotFoundError
 from kedro.pipeline import Pipeline
 
-from fixres_kedro.errors import FixResError, find_user_error
-from fixres_kedro.pipeline_registry import use_environment
+from fixres_kedro.errors import FixResError, find_cause, find_user_error
+from fixres_kedro.pipeline_registry import config_loader, project_path, use_environment
 
 SHOWN = 12  # names listed in an unknown-name error before "and N more"
 
@@ -44,9 +43,7 @@ class UnknownNameError(FixResError, ValueError):
 
 def _missing_version(error: BaseException) -> str | None:
     """One line for an input that has no saved version in this environment's data."""
-    current: BaseException | None = error
-    while current is not None and not isinstance(current, VersionNotFoundError):
-        current = current.__cause__ or current.__context__
+    current = find_cause(error, VersionNotFoundError)
     if current is None:
         return None
     found = re.search(r"filepath=(?:PurePosixPath\()?'([^']+)'", str(current))
@@ -67,9 +64,11 @@ class _UserErrorsOnOneLine(click.Command):
             raise click.ClickException(message) from None
 
 
-def _project_pipelines(env: str | None) -> dict[str, Pipeline]:
-    use_environment(env or os.environ.get("KEDRO_ENV"), Path.cwd())
-    registered_pipelines.set_requested(None)
+def _project_pipelines(env: str | None, requested: list[str] | None = None) -> dict[str, Pipeline]:
+    """Every pipeline of ``env``. ``requested`` as ``KedroSession.run`` will ask, so that
+    the run finds them registered already (a different request registers them again)."""
+    use_environment(env or os.environ.get("KEDRO_ENV"), project_path())
+    registered_pipelines.set_requested(requested)
     return dict(registered_pipelines)
 
 
@@ -79,7 +78,7 @@ def check_names(
     namespaces: list[str] | tuple[str, ...] = (),
 ) -> None:
     """Raise ``UnknownNameError`` for the first pipeline, node or namespace that does not exist."""
-    registered = _project_pipelines(env)
+    registered = _project_pipelines(env, pipelines or None)
     valid_pipelines = sorted(name for name in registered if name != "__default__")
     for name in pipelines:
         if name not in registered:
@@ -138,18 +137,14 @@ def prune(keep: int, dry_run: bool, env: str | None) -> None:
     Keeps the newest --keep versions of each output and every version that a kept
     metrics file names (the run that made it, the model it evaluated).
     """
-    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
-    from kedro.framework.project import settings  # noqa: PLC0415
-
     from fixres_kedro.prune import prune as prune_versions  # noqa: PLC0415
 
-    env = env or os.environ.get("KEDRO_ENV")
-    loader = OmegaConfigLoader(str(Path.cwd() / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS)
-    root = Path.cwd() / loader["globals"]["data_root"]
+    project = project_path()
+    root = project / config_loader(env, project)["globals"]["data_root"]
     result = prune_versions(root, keep, dry_run)
     verb = "Would remove" if dry_run else "Removed"
     for folder in result.remove:
-        click.echo(f"{'would remove' if dry_run else 'removed'} {folder.relative_to(Path.cwd())}")
+        click.echo(f"{'would remove' if dry_run else 'removed'} {folder.relative_to(project)}")
     click.echo(f"{verb} {len(result.remove)} versions ({result.freed_bytes / 2**20:,.1f} MB) in {root}; "
                f"kept {len(result.keep)}")
 

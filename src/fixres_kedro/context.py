@@ -27,5 +27,6 @@ class FixResContext(KedroContext):
         use_environment(self.env, self.project_path)
 
     def _get_validated_params(self) -> dict[str, Any]:
-        ExperimentParameters(**self.config_loader["parameters"])  # raises, naming each key
+        if self._validated_params_cache is None:  # once: Kedro caches what it validated
+            ExperimentParameters(**self.config_loader["parameters"])  # raises, naming each key
         return super()._get_validated_params()

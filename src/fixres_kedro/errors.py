@@ -8,6 +8,8 @@ Kedro reports it as the dataset's. ``kedro run`` prints any of them as one
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from kedro.io.core import DatasetError
 
 from fixres_kedro.fixres.errors import (
@@ -24,21 +26,28 @@ from fixres_kedro.fixres.errors import (
 __all__ = [
     "CheckpointInUseError", "DamagedFileError", "DataSourceError", "DiskFullError",
     "FixResError", "InvalidParameterError", "NothingToSummariseError", "Problem",
-    "UnreadablePhotoError", "find_user_error",
+    "UnreadablePhotoError", "find_cause", "find_user_error",
 ]
+
+E = TypeVar("E", bound=BaseException)
 
 
 class DataSourceError(FixResError, DatasetError):
     """The photo source is missing, unreadable or laid out wrongly."""
 
 
-def find_user_error(error: BaseException) -> FixResError | None:
-    """The first ``FixResError`` in ``error``'s chain of causes, if any."""
+def find_cause(error: BaseException, kind: type[E]) -> E | None:
+    """The first exception of type ``kind`` in ``error``'s chain of causes, if any."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, FixResError):
+        if isinstance(current, kind):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+def find_user_error(error: BaseException) -> FixResError | None:
+    """The first ``FixResError`` in ``error``'s chain of causes, if any."""
+    return find_cause(error, FixResError)

@@ -50,14 +50,21 @@ def use_environment(env: str | None, project_path: Path | None = None) -> None:
         pipelines.configure(__name__)
 
 
+def project_path() -> Path:
+    """The project folder holding the working directory, as ``kedro`` finds it."""
+    return find_kedro_project(Path.cwd()) or Path.cwd()
+
+
+def config_loader(env: str | None = None, project: Path | None = None) -> OmegaConfigLoader:
+    """The project's configuration for ``env`` (default: ``KEDRO_ENV``, else ``local``)."""
+    project = project or project_path()
+    return OmegaConfigLoader(str(Path(project) / settings.CONF_SOURCE), env=env or os.environ.get("KEDRO_ENV"),
+                             **settings.CONFIG_LOADER_ARGS)
+
+
 def configured_seeds() -> list[int]:
     """The ``seeds`` parameter of the run's configuration environment."""
-    env = _environment["env"] or os.environ.get("KEDRO_ENV")
-    project = _environment["project"] or find_kedro_project(Path.cwd())
-    if project is None:
-        return []
-    loader = OmegaConfigLoader(str(Path(project) / settings.CONF_SOURCE), env=env,
-                               **settings.CONFIG_LOADER_ARGS)
+    loader = config_loader(_environment["env"], _environment["project"])
     return [int(seed) for seed in loader["parameters"].get("seeds", [])]
 
 

@@ -30,10 +30,7 @@ class Plan:
 
     keep: list[Path] = field(default_factory=list)
     remove: list[Path] = field(default_factory=list)
-
-    @property
-    def freed_bytes(self) -> int:
-        return sum(_size(folder) for folder in self.remove)
+    freed_bytes: int = 0  # measured when planned: the folders are gone once pruned
 
 
 def _size(folder: Path) -> int:
@@ -75,6 +72,7 @@ def plan(root: Path, keep: int) -> Plan:
     for output, versions in outputs.items():
         for folder in versions:
             (result.keep if folder in newest[output] or folder.name in referenced else result.remove).append(folder)
+    result.freed_bytes = sum(_size(folder) for folder in result.remove)
     return result
 
 

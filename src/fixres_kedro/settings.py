@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from kedro.utils import find_kedro_project
 from omegaconf.resolvers import oc
 
 from fixres_kedro import console
@@ -44,6 +45,6 @@ CONFIG_LOADER_ARGS = {
     # conf/base/mlflow.yml keeps MLflow's store in the project folder, wherever kedro runs.
     "custom_resolvers": {
         "oc.env": oc.env,
-        "project_root": lambda: str(Path.cwd().resolve()),  # kedro runs in the project folder
+        "project_root": lambda: str((find_kedro_project(Path.cwd()) or Path.cwd()).resolve()),
     },
 }
