@@ -105,10 +105,11 @@ def _training_node(run: str) -> Node:
     )
 
 
-def _build_node(seed: int | None) -> Node:
-    """``build_dataset``; with ``seed``, its input pipelines' seed is ``seed`` itself."""
+def build_node(seed: int | None = None, dataset: str = "dataset") -> Node:
+    """``build_dataset`` from the parameters ``dataset``; with ``seed``, its input
+    pipelines' seed is ``seed`` itself."""
     inputs = {"train_split": "train_split@decoded", "class_names": "class_names",
-              "dataset": "params:dataset", "runtime": "params:runtime"}
+              "dataset": f"params:{dataset}", "runtime": "params:runtime"}
     builder = build_dataset
     if seed is None:
         inputs["seed"] = "params:seed"
@@ -117,10 +118,13 @@ def _build_node(seed: int | None) -> Node:
     return node(builder, inputs=inputs, outputs=["dataset_spec", "sample_grid"], name="build_dataset")
 
 
-def run_pipeline(run: str, seed: int | None = None) -> Pipeline:
-    """One run of the protocol in its namespace (see the module docstring)."""
+def run_pipeline(run: str, seed: int | None = None, namespace: str | None = None,
+                 dataset: str = "dataset") -> Pipeline:
+    """One run of the protocol in its namespace (see the module docstring). ``namespace``
+    (default: ``run``) and ``dataset`` (the recipe's parameters, shared when not the
+    namespace's own) let a study repeat a run under another name on a given recipe."""
     nodes = [
-        _build_node(seed),
+        build_node(seed, dataset),
         _training_node(run),
         node(
             evaluate_model,
@@ -132,7 +136,9 @@ def run_pipeline(run: str, seed: int | None = None) -> Pipeline:
         node(plot_training_curves, inputs=["history", "dataset_spec"], outputs="training_curves",
              name="plot_training_curves"),
     ]
-    return in_namespace(nodes, run, inputs=SHARED_INPUTS | {"initial.model"})
+    shared_parameters = SHARED_PARAMETERS if dataset == "dataset" else SHARED_PARAMETERS | {dataset}
+    return in_namespace(nodes, namespace or run, inputs=SHARED_INPUTS | {"initial.model"},
+                        parameters=shared_parameters)
 
 
 def protocol_pipeline(seed: int | None = None) -> Pipeline:
