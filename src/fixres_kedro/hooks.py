@@ -19,6 +19,7 @@ from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
+from fixres_kedro.datasets.atomic import recorded_digest
 from fixres_kedro.parameters import RuntimeParams
 from fixres_kedro.protocol import parse_namespace
 
@@ -186,9 +187,9 @@ def input_version(catalog: DataCatalog, name: str) -> str | None:
         if isinstance(dataset, AbstractVersionedDataset):
             return dataset.resolve_load_version()
         filepath = getattr(dataset, "_filepath", None)
-        digest = Path(f"{filepath}.sha256") if filepath else None
-        if digest is not None and digest.is_file():
-            return "sha256:" + digest.read_text().strip()[:16]
+        digest = recorded_digest(filepath) if filepath else None
+        if digest is not None:
+            return "sha256:" + digest[:16]
     except Exception:  # noqa: BLE001 - provenance never fails a run
         return None
     return None
@@ -221,8 +222,9 @@ class ProvenanceHook:
 
     @hook_impl
     def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
-        self._inputs[node.name] = {name: version for name in node.inputs
-                                   if (version := input_version(catalog, name)) is not None}
+        if any(output.endswith(".metrics") for output in node.outputs):  # only those carry it
+            self._inputs[node.name] = {name: version for name in node.inputs
+                                       if (version := input_version(catalog, name)) is not None}
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:

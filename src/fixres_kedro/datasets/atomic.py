@@ -146,6 +146,15 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def recorded_digest(path: str | Path) -> str | None:
+    """The SHA-256 written beside a file (``<file>.sha256``), if it was: splits written
+    before digests were had none."""
+    try:
+        return Path(f"{path}{DIGEST_SUFFIX}").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
 class SplitDataset(ParquetDataset):
     """A split's Parquet file (``*_split@bytes``), with its SHA-256 beside it.
 

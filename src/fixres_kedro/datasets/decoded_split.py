@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
 
-from fixres_kedro.datasets.atomic import DIGEST_SUFFIX, file_digest
+from fixres_kedro.datasets.atomic import DIGEST_SUFFIX, file_digest, recorded_digest
 from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.errors import DamagedFileError, UnreadablePhotoError
 from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photos
@@ -81,14 +81,6 @@ _RERUN = ": the split is damaged; write it again with `kedro run --pipeline=data
 def _short(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _expected_digest(path: str) -> str | None:
-    """The SHA-256 written beside the split, if it was (splits written before had none)."""
-    try:
-        return Path(path + DIGEST_SUFFIX).read_text().strip() or None
-    except FileNotFoundError:
-        return None
 
 
 def _check_rows(path: str, start: int, encoded: list[bytes], digests: list[str]) -> None:
@@ -192,7 +184,7 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         import pyarrow as pa  # noqa: PLC0415
         import pyarrow.parquet as pq  # noqa: PLC0415
 
-        expected = _expected_digest(path)
+        expected = recorded_digest(path)
         if expected is not None and file_digest(path) != expected:
             # Name the damaged row if a photo is what changed; else the file.
             self._find_damaged_row(path)

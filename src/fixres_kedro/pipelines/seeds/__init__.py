@@ -1,1 +1,1 @@
-"""Nodes of the multi-seed study (``fixres_kedro.protocol.seeds_pipeline``)."""
+"""Nodes of the multi-seed study (``fixres_kedro.pipeline_registry.seeds_pipeline``)."""

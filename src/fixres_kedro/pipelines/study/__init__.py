@@ -1,1 +1,1 @@
-"""The study report (``fixres_kedro.protocol``: the ``study`` pipeline)."""
+"""The study report (``fixres_kedro.pipeline_registry``: the ``study`` pipeline)."""
