@@ -238,6 +238,19 @@ def test_a_damaged_split_stops_with_one_line_naming_the_file_and_the_row(tmp_pat
     assert " row " in message or "cannot be read" in message
 
 
+def test_a_damaged_split_without_its_digest_file_names_the_row(tmp_path):
+    path, _ = _written_split(tmp_path)
+    Path(f"{path}.sha256").unlink()  # an older split: each photo's digest is all there is
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError) as error:
+        DecodedSplitDataset(filepath=str(path)).load()
+    message = str(find_user_error(error.value))
+    assert "\n" not in message and str(path) in message
+    assert " row " in message or "cannot be read" in message
+
+
 def test_an_undamaged_split_loads_and_every_photo_is_checked(tmp_path):
     path, count = _written_split(tmp_path)
     assert len(DecodedSplitDataset(filepath=str(path)).load()) == count

@@ -26,6 +26,7 @@ from kedro.io.core import VersionNotFoundError
 from kedro.pipeline import Pipeline
 
 from fixres_kedro.errors import FixResError, find_cause, find_user_error
+from fixres_kedro.fixres.photos import PARALLEL_WORKERS
 from fixres_kedro.pipeline_registry import config_loader, project_path, use_environment
 
 SHOWN = 12  # names listed in an unknown-name error before "and N more"
@@ -101,7 +102,7 @@ def _run(**options: Any) -> Any:
         # Its workers share the host: each takes its part of the GPU and of the CPU cores
         # (fixres.distribute.pin_worker_to_accelerator, fixres.photos.default_workers).
         workers = (options.get("runner_params") or {}).get("max_workers") or os.cpu_count() or 1
-        os.environ["FIXRES_PARALLEL_WORKERS"] = str(workers)
+        os.environ[PARALLEL_WORKERS] = str(workers)
     pipelines = [options["pipeline"]] if options.get("pipeline") else list(options.get("pipelines") or [])
     check_names(options.get("env"), pipelines, options.get("node_names") or (),
                 options.get("from_nodes") or (), options.get("to_nodes") or (),

@@ -38,6 +38,13 @@ def _disk_full(error: OSError) -> bool:
     return error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
+def _sync(path: str | Path) -> None:
+    """Put a written file on disk before a rename makes it visible (else a crash could
+    leave the new name on an empty file)."""
+    with open(path, "rb+") as file:
+        os.fsync(file.fileno())
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, needed: int = 0, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a partial path to write; on success it replaces ``path`` in one rename.
@@ -54,8 +61,7 @@ def atomic_file(path: str | Path, needed: int = 0, keep_suffix: bool = False) ->
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         yield partial
-        with open(partial, "rb+") as file:  # on disk before the rename makes it visible
-            os.fsync(file.fileno())
+        _sync(partial)
         os.replace(partial, target)
     except OSError as error:
         written = partial.stat().st_size if partial.exists() else 0
@@ -101,6 +107,7 @@ class AtomicSave:
             write()
             self._before_rename(partial_path, target_path)
             if local:
+                _sync(partial_path)
                 os.replace(partial_path, target_path)
             else:
                 fs.mv(partial_path, target_path)

@@ -64,7 +64,7 @@ import pandas as pd
 from kedro.io.core import AbstractDataset
 
 from fixres_kedro.errors import DataSourceError
-from fixres_kedro.fixres.errors import UnreadablePhotoError
+from fixres_kedro.fixres.errors import UnreadablePhotoError, megabytes, one_line
 from fixres_kedro.fixres.photos import (
     MAX_DECODE_SIDE,
     SIGNATURE_BYTES,
@@ -208,7 +208,7 @@ class ImageSourceDataset(AbstractDataset[None, pd.DataFrame]):
                 builder.download_and_prepare()
             except Exception as error:  # noqa: BLE001 - a download fails in many ways
                 raise DataSourceError(f"data.source=tfds could not download {self._tfds_name} "
-                                      f"({' '.join(str(error).split())[:160]}); {_OFFLINE_HINT}") from error
+                                      f"({one_line(error, 160)}); {_OFFLINE_HINT}") from error
         names = builder.info.features["label"].names
         dataset = builder.as_dataset(
             split="train",
@@ -251,10 +251,6 @@ def _is_photo_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES)
 
 
-def _megabytes(count: int) -> str:
-    return f"{count / MEGABYTE:,.0f} MB" if count >= MEGABYTE else f"{count / 1024:,.1f} KB"
-
-
 def _reader(size: int, open_file: Callable[[], IO[bytes]], limit: int) -> Callable[[], bytes]:
     """Reads a photo file of ``size`` bytes (as its header says) only when it can be one:
     not empty, at most ``limit`` bytes, starting with JPEG's or PNG's signature (read
@@ -265,7 +261,7 @@ def _reader(size: int, open_file: Callable[[], IO[bytes]], limit: int) -> Callab
             raise UnreadablePhotoError("empty file")
         if size > limit:
             raise UnreadablePhotoError(
-                f"too large: {_megabytes(size)}, more than max_photo_megabytes="
+                f"too large: {megabytes(size)}, more than max_photo_megabytes="
                 f"{limit / MEGABYTE:g}"
             )
         with open_file() as file:

@@ -19,7 +19,7 @@ from kedro.io.core import (
 
 from fixres_kedro.datasets.atomic import atomic_file
 from fixres_kedro.datasets.versioned_file import VersionedFile
-from fixres_kedro.fixres.errors import DamagedFileError
+from fixres_kedro.fixres.errors import DamagedFileError, one_line
 
 
 class KerasModelDataset(VersionedFile):
@@ -47,8 +47,7 @@ class KerasModelDataset(VersionedFile):
 
     def _damaged(self, path: str, error: BaseException) -> str:
         """One line naming the damaged version file and how to load an earlier one."""
-        reason = " ".join(str(error).replace(str(Path(tempfile.gettempdir())), "").split())
-        reason = reason if len(reason) <= 120 else reason[:117] + "..."
+        reason = one_line(str(error).replace(str(Path(tempfile.gettempdir())), ""))
         versions = sorted(self._list_versions()) if self._version else []
         current = PurePosixPath(path).parent.name
         earlier = [v for v in versions if v < current]

@@ -50,7 +50,6 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -396,11 +395,3 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             pending.result()
 
 
-@contextlib.contextmanager
-def releasing_locks_on_error() -> Iterator[None]:
-    """Release this process's checkpoint locks if the block fails (checkpoints kept)."""
-    try:
-        yield
-    except BaseException:
-        release_locks()
-        raise

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 
 import keras
 
-from fixres_kedro.errors import InvalidParameterError
+from fixres_kedro.fixres.errors import InvalidParameterError
+from fixres_kedro.fixres.photos import parallel_workers
 
 logger = logging.getLogger(__name__)
 
@@ -208,18 +209,6 @@ def worker_number() -> int | None:
         return None
     identity = multiprocessing.current_process()._identity
     return identity[0] if identity else None
-
-
-PARALLEL_WORKERS = "FIXRES_PARALLEL_WORKERS"
-"""How many worker processes share this host (set for ``ParallelRunner`` by the CLI)."""
-
-
-def parallel_workers() -> int:
-    """The worker processes sharing this host (1 when not in a ``ParallelRunner``)."""
-    try:
-        return max(1, int(os.environ.get(PARALLEL_WORKERS, "1")))
-    except ValueError:
-        return 1
 
 
 def pin_worker_to_accelerator(gpus: int | None = None) -> dict[str, str]:

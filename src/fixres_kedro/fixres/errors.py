@@ -63,8 +63,15 @@ class DamagedFileError(FixResError, ValueError):
     """A stored file that is not what was written (its digest does not match)."""
 
 
-def _megabytes(count: int) -> str:
+def megabytes(count: int) -> str:
+    """A size for a message: ``12 MB`` (1 MB = 2**20 bytes), ``3.5 KB`` below a megabyte."""
     return f"{count / 2**20:,.0f} MB" if count >= 2**20 else f"{count / 1024:,.1f} KB"
+
+
+def one_line(message: object, limit: int = 120) -> str:
+    """``message`` (an exception, say) on one line of at most ``limit`` characters."""
+    text = " ".join(str(message).split()) or (type(message).__name__ if isinstance(message, BaseException) else "")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class DiskFullError(FixResError, OSError):
@@ -73,9 +80,9 @@ class DiskFullError(FixResError, OSError):
     def __init__(self, path: str | Path, needed: int, error: OSError | None = None) -> None:
         self.path, self.needed = Path(path), needed
         free = _free_bytes(self.path)
-        where = f"; {_megabytes(free)} free there" if free is not None else ""
+        where = f"; {megabytes(free)} free there" if free is not None else ""
         super().__init__(
-            f"no space left on the device for {path} (it needs about {_megabytes(needed)}"
+            f"no space left on the device for {path} (it needs about {megabytes(needed)}"
             f"{where}): free some space (`kedro prune` removes old versions) and run again"
         )
 

@@ -229,7 +229,6 @@ def train_and_evaluate(
     jit_compile: bool | str = "auto",
     verbose: int | None = None,
     checkpoint: TrainingCheckpoint | None = None,
-    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> dict[str, Any]:
     """Compile and fit ``model``; return its history with timings.
 
@@ -239,7 +238,6 @@ def train_and_evaluate(
     ``images_per_second``. With a ``checkpoint`` (``TrainingCheckpoint`` with a folder)
     every epoch is saved and an interrupted run resumes after its last completed
     epoch; the checkpoint stays until ``fixres.checkpoint.finish(model)`` (the model stored).
-    ``callbacks`` are added after the project's own (a tracker, say).
     """
     compile_model(model, learning_rate, steps_per_execution, jit_compile)
     if verbose is None:  # a progress bar for people, log lines for log files
@@ -253,7 +251,6 @@ def train_and_evaluate(
     chain.append(EpochLog(train_batches.pipeline.name))
     if early_stopping_patience:
         chain.append(keras.callbacks.EarlyStopping(patience=early_stopping_patience))
-    chain += callbacks or []
     model.fit(
         train_batches,
         validation_data=validation_batches,

@@ -37,7 +37,7 @@ import numpy as np
 import simplejpeg
 from PIL import Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
-from fixres_kedro.fixres.errors import UnreadablePhotoError
+from fixres_kedro.fixres.errors import UnreadablePhotoError, one_line
 
 # Photos longer than this are decoded reduced (tf_flowers' longest side is 1024 px; the
 # largest size any input pipeline resizes to is 392 px).
@@ -62,16 +62,24 @@ def photo_signature(head: bytes) -> str | None:
 
 def default_workers() -> int:
     """One thread per CPU core this process may use, the cores shared out between the
-    worker processes of a ``ParallelRunner`` (``FIXRES_PARALLEL_WORKERS``)."""
+    worker processes of a ``ParallelRunner`` (``parallel_workers``)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
+    return max(1, cores // parallel_workers())
+
+
+PARALLEL_WORKERS = "FIXRES_PARALLEL_WORKERS"
+"""How many worker processes share this host (set for ``ParallelRunner`` by the CLI)."""
+
+
+def parallel_workers() -> int:
+    """The worker processes sharing this host (1 when not in a ``ParallelRunner``)."""
     try:
-        sharing = max(1, int(os.environ.get("FIXRES_PARALLEL_WORKERS", "1")))
+        return max(1, int(os.environ.get(PARALLEL_WORKERS, "1")))
     except ValueError:
-        sharing = 1
-    return max(1, cores // sharing)
+        return 1
 
 
 def open_photo(encoded: bytes) -> Image.Image:
@@ -292,8 +300,7 @@ def _reason(error: BaseException) -> str:
         return str(error)
     if isinstance(error, UnidentifiedImageError) or str(error) == "not identified by this driver":
         return "not an image"
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
+    return one_line(error)
 
 
 def decode_photos(
