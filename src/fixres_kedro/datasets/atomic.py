@@ -167,7 +167,8 @@ class SplitDataset(ParquetDataset):
 
     The digest (``<file>.sha256``) is written before the file is renamed into place, so
     a file with a digest is always whole; ``DecodedSplitDataset`` checks both the file's
-    and each photo's digest (the ``sha256`` column ``split_dataset`` adds) when it reads.
+    and, where the file's does not match or is missing, each photo's (the ``sha256`` column
+    ``split_dataset`` adds) when it reads.
     """
 
     def _before_rename(self, partial: str, target: str) -> None:

@@ -25,9 +25,10 @@ time (ns) and size, so the ``initial``, ``finetune`` and ``vanilla`` nodes of on
 new DataFrame over the same (not copied) arrays: nodes must not modify the pixels.
 
 Nothing damaged is decoded silently: the file's SHA-256 (``<file>.sha256``, written by
-``SplitDataset``) and each photo's (the ``sha256`` column of ``split_dataset``) are
-checked, and a mismatch, or a file pyarrow cannot read, stops the load with one
-``DamagedFileError`` line naming the file and, where a photo changed, its row. (Splits
+``SplitDataset``) is checked, and each photo's (the ``sha256`` column of
+``split_dataset``) where the file does not match it or has none; a mismatch, or a file
+pyarrow cannot read, stops the load with one ``DamagedFileError`` line naming the file
+and, where a photo changed, its row. (Splits
 written before the digests existed load unchecked.) A photo that cannot be decoded stops
 the load with a ``DataSourceError`` naming its position in the split
 (``ImageSourceDataset`` skips such photos, so the split is stale). The dataset is

@@ -22,8 +22,8 @@ def split_dataset(
     keeps that order (``fixres.tfds_order.read_order``; the shards follow from the
     photos' sizes, serialized as tf_flowers' examples). ``max_train_examples`` and
     ``max_validation_examples`` keep only the first examples of each part, in that order
-    (the smoke environment). Each row gets the ``sha256`` of its photo's bytes, checked
-    whenever the split is decoded. Returns both parts, the class names (index = label) and
+    (the smoke environment). Each row gets the ``sha256`` of its photo's bytes, which
+    names the damaged row when the split no longer matches its file digest. Returns both parts, the class names (index = label) and
     a summary of the counts per class.
     """
     names = (
