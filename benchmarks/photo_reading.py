@@ -1,0 +1,111 @@
+"""Reading photos: JPEG decoding speed on one core, and the memory an archive with huge
+members takes, for the project tree on ``PYTHONPATH``. Not a test: run it against two
+trees to compare them.
+
+    PYTHONPATH=src python benchmarks/photo_reading.py --archive ../shared/data/flower_photos.tgz
+    git worktree add /tmp/before 0f60c3a
+    PYTHONPATH=/tmp/before/src python benchmarks/photo_reading.py --archive ../shared/data/flower_photos.tgz
+
+* decode: the first ``--photos`` JPEGs of the archive decoded by the tree's
+  ``decode_photo`` on one thread pinned to one core, ``--repeats`` times; the median
+  photos/s.
+* memory: issue #12's case, an archive holding two 1.5 GiB zero-filled ``.jpg`` members
+  beside 20 photos, read by the ``archive`` source (``ImageSourceDataset.load``) in a fresh
+  process; how much its peak resident memory grew during the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+GIB = 2**30
+
+
+def _decode_photo():
+    try:  # the core's, since the redesign
+        from fixres_kedro.fixres.photos import decode_photo  # noqa: PLC0415
+    except ImportError:  # before it
+        from fixres_kedro.datasets.image_source import decode_photo  # noqa: PLC0415
+    return decode_photo
+
+
+def _jpegs(archive: Path, count: int) -> list[tuple[str, bytes]]:
+    photos = []
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            if member.isfile() and member.name.lower().endswith(".jpg"):
+                photos.append((member.name, tar.extractfile(member).read()))
+                if len(photos) == count:
+                    break
+    return photos
+
+
+def decode_speed(archive: Path, count: int, repeats: int) -> dict:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    decode = _decode_photo()
+    encoded = [data for _, data in _jpegs(archive, count)]
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for data in encoded:
+            decode(data)
+        rates.append(len(encoded) / (time.perf_counter() - start))
+    return {"photos": len(encoded), "photos_per_s": [round(r) for r in rates],
+            "median_photos_per_s": round(statistics.median(rates))}
+
+
+_MEASURE = """
+import json, resource, sys
+from fixres_kedro.datasets import ImageSourceDataset
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+photos = ImageSourceDataset(source="archive", path=sys.argv[1]).load()
+print(json.dumps({"rows": len(photos),
+                  "peak_grew_mib": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)}))
+"""
+
+
+def huge_member_memory(archive: Path) -> dict:
+    photos = [item for item in _jpegs(archive, 400) if "/daisy/" in item[0]][:10]
+    photos += [item for item in _jpegs(archive, 2000) if "/roses/" in item[0]][:10]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "huge_members.tar"
+        with path.open("wb") as file:
+            for name, data in photos:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                file.write(info.tobuf(tarfile.PAX_FORMAT) + data + bytes(-len(data) % 512))
+            for name in ("flower_photos/daisy/huge.jpg", "flower_photos/roses/huge.jpg"):
+                info = tarfile.TarInfo(name)
+                info.size = int(1.5 * GIB)
+                file.write(info.tobuf(tarfile.PAX_FORMAT))
+                file.seek(info.size, os.SEEK_CUR)  # zeros, left as a hole in the file
+            file.write(bytes(1024))
+        done = subprocess.run([sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True,
+                              timeout=600, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archive", type=Path, required=True, help="flower_photos.tgz")
+    parser.add_argument("--photos", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=3)
+    arguments = parser.parse_args()
+    import fixres_kedro  # noqa: PLC0415
+
+    print(f"tree: {Path(fixres_kedro.__file__).parents[1]}")
+    print("memory:", json.dumps(huge_member_memory(arguments.archive)))
+    print("decode:", json.dumps(decode_speed(arguments.archive, arguments.photos, arguments.repeats)))
+
+
+if __name__ == "__main__":
+    main()
