@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 from fixres_kedro.fixres.checkpoint import _to_host, _variables, write_checkpoint
-from fixres_kedro.fixres.model import compile_model, get_training_model
+from fixres_kedro.fixres.model import get_training_model
+from fixres_kedro.fixres.training import compile_model
 
 
 def _size(path: Path) -> int:

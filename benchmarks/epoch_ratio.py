@@ -33,9 +33,10 @@ def _split(archive: Path, max_photos: int | None):
     from fixres_kedro.datasets import ImageSourceDataset
     from fixres_kedro.fixres.photos import decode_photos
     from fixres_kedro.pipelines.data.nodes import split_dataset
+    from fixres_kedro.parameters import SplitParams
 
     photos = ImageSourceDataset(source="archive", path=str(archive)).load()
-    train, _, class_names, _ = split_dataset(photos, {"train": "train[:90%]", "validation": "train[90%:]"})
+    train, _, class_names, _ = split_dataset(photos, SplitParams(**{"train": "train[:90%]", "validation": "train[90%:]"}))
     if max_photos:
         train = train.iloc[:max_photos]
     return decode_photos(list(train["image"])), train["label"].to_numpy(), len(class_names)
@@ -57,9 +58,11 @@ def main() -> int:
 
     import keras
 
-    from fixres_kedro.fixres.checkpoint import TrainingCheckpoint, release_locks
-    from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, SyncEpoch
-    from fixres_kedro.fixres.model import compile_model, get_training_model
+    from fixres_kedro.fixres.checkpoint import TrainingCheckpoint
+    from fixres_kedro.fixres.dataset import ImageBatches, SyncEpoch
+    from fixres_kedro.fixres.preprocessing import InputPipeline
+    from fixres_kedro.fixres.model import get_training_model
+    from fixres_kedro.fixres.training import compile_model
 
     start = time.perf_counter()
     images, labels, classes = _split(args.archive, args.max_photos)
@@ -87,7 +90,7 @@ def main() -> int:
             checkpoint = TrainingCheckpoint(Path(folder) / name, name)
             callbacks = [SyncEpoch(data), checkpoint] if isinstance(data, ImageBatches) else [checkpoint]
             model.fit(data, epochs=args.epochs, shuffle=False, verbose=0, callbacks=callbacks)
-            release_locks()
+            checkpoint.release()
         epochs = checkpoint.history["epoch_seconds"][1:]  # the first one compiles
         shares = [c / e for c, e in zip(checkpoint.history["checkpoint_seconds"][1:], epochs)]
         return {"epoch_seconds": epochs, "median": statistics.median(epochs),

@@ -18,7 +18,7 @@ the flowers archive, takes tfds' ``train[:90%]`` split (3303 photos) and iterate
   as the ``data`` pipeline writes ``train_split@bytes`` (``pandas.ParquetDataset`` with
   that catalog entry's ``save_args``), in the same process, and loaded back with
   ``DecodedSplitDataset`` as ``train_split@decoded`` is; then
-  ``ImageBatches.from_split(train, InputPipeline(...), train=True)`` (no decode, no copy)
+  ``make_dataset(train, InputPipeline(...), train=True)`` (no decode, no copy)
   with ``workers = cores``, iterated as ``model.fit`` iterates it: Keras' own
   ``PyDatasetAdapter``, ``on_epoch_begin()``, ``get_numpy_iterator()``,
   ``on_epoch_end()``. The photos are decoded once, by ``DecodedSplitDataset.load``: that
@@ -90,9 +90,10 @@ def _cpu_seconds() -> float:
 def _load_train_split(archive: str):
     from fixres_kedro.datasets import ImageSourceDataset
     from fixres_kedro.pipelines.data.nodes import split_dataset
+    from fixres_kedro.parameters import SplitParams
 
     photos = ImageSourceDataset(source="archive", path=archive).load()
-    train, _, _, _ = split_dataset(photos, SPLIT)
+    train, _, _, _ = split_dataset(photos, SplitParams(**SPLIT))
     # What the tf.data pipeline reads: the split of encoded photos, not the whole archive.
     return train
 
@@ -115,14 +116,15 @@ def _ours(split_path: str, pipeline_name: str, epochs: int, workers: int,
     from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
     from fixres_kedro.datasets import DecodedSplitDataset
-    from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
+    from fixres_kedro.fixres.dataset import ImageBatches, make_dataset
+    from fixres_kedro.fixres.preprocessing import InputPipeline
 
     if pipeline_name == "finetune":
-        pipeline = InputPipeline("finetune", "finetune", HIGH_RES, BATCH_SIZE,
-                                 train_image_size=LOW_RES, workers=workers)
+        pipeline = InputPipeline(name="finetune", recipe="finetune", image_size=HIGH_RES, batch_size=BATCH_SIZE,
+                                 train_image_size=LOW_RES)
     else:
         size = LOW_RES if pipeline_name == "initial" else HIGH_RES
-        pipeline = InputPipeline(pipeline_name, "initial", size, BATCH_SIZE, workers=workers)
+        pipeline = InputPipeline(name=pipeline_name, recipe="initial", image_size=size, batch_size=BATCH_SIZE)
 
     results = []
     start, cpu = time.perf_counter(), _cpu_seconds()
@@ -131,7 +133,7 @@ def _ours(split_path: str, pipeline_name: str, epochs: int, workers: int,
     train = DecodedSplitDataset(filepath=split_path, workers=workers).load()
     decode_seconds = time.perf_counter() - start
     marks["after_decode_mib"] = _mib(_status_kib("VmRSS"))
-    batches = ImageBatches.from_split(train, pipeline, train=True)  # no copy, no decode
+    batches = make_dataset(train, pipeline, train=True)  # no copy, no decode
     marks["after_from_split_mib"] = _mib(_status_kib("VmRSS"))
     adapter = PyDatasetAdapter(batches, shuffle=False)  # as fit() wraps a PyDataset
     for epoch in range(epochs):

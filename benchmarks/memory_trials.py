@@ -39,17 +39,17 @@ def child(args: argparse.Namespace) -> None:
     import keras  # noqa: F401
     from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
-    from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
+    from fixres_kedro.fixres.dataset import ImageBatches, make_dataset
+    from fixres_kedro.fixres.preprocessing import InputPipeline
 
     train = bench._load_train_split(args.archive)
     if args.pipeline == "finetune":
-        pipeline = InputPipeline("finetune", "finetune", bench.HIGH_RES, bench.BATCH_SIZE,
-                                 train_image_size=bench.LOW_RES, workers=len(cpus))
+        pipeline = InputPipeline(name="finetune", recipe="finetune", image_size=bench.HIGH_RES, batch_size=bench.BATCH_SIZE,
+                                 train_image_size=bench.LOW_RES)
     else:
         size = bench.LOW_RES if args.pipeline == "initial" else bench.HIGH_RES
-        pipeline = InputPipeline(args.pipeline, "initial", size, bench.BATCH_SIZE,
-                                 workers=len(cpus))
-    batches = ImageBatches.from_split(train, pipeline, train=True)
+        pipeline = InputPipeline(name=args.pipeline, recipe="initial", image_size=size, batch_size=bench.BATCH_SIZE)
+    batches = make_dataset(train, pipeline, train=True, workers=len(cpus))
     after_decode = bench._status_kib("VmRSS")
     if args.variant == "queue=workers":
         batches.max_queue_size = batches.workers

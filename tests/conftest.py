@@ -25,8 +25,32 @@ os.environ.setdefault("FIXRES_TRACKING", "off")
 os.environ.setdefault("FIXRES_COMPILATION_CACHE", tempfile.mkdtemp(prefix="fixres-compilation-"))
 
 
+# Each test file's level (pyproject.toml's markers): -m unit runs in a minute or two.
+LEVELS = {
+    "unit": ("tests/fixres/", "tests/pipelines/", "tests/test_parameters.py", "tests/test_import_graph.py",
+             "tests/test_workers.py"),
+    "integration": ("tests/datasets/", "tests/test_hooks.py", "tests/test_cli.py", "tests/test_tracking.py",
+                    "tests/test_prune.py"),
+    "e2e": ("tests/test_run.py", "tests/test_study.py", "tests/test_scale_out.py", "tests/test_notebook.py",
+            "tests/test_viz.py", "tests/test_faults.py", "tests/test_gpu_study.py"),
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        path = Path(item.fspath).resolve().relative_to(REPO).as_posix()
+        level = next((name for name, prefixes in LEVELS.items() if path.startswith(prefixes)), None)
+        if level is None:
+            raise pytest.UsageError(f"{path} has no test level: add it to LEVELS in tests/conftest.py")
+        item.add_marker(level)
+
+
 def pytest_configure(config) -> None:
-    """This process keeps its compiled programs in that cache too."""
+    """The backend starts quietly, as in a run; this process keeps its compiled programs
+    in that cache too."""
+    from fixres_kedro import start_backend  # noqa: PLC0415
+
+    start_backend()
     from fixres_kedro.fixres.compilation_cache import enable_compilation_cache  # noqa: PLC0415
 
     enable_compilation_cache(os.environ["FIXRES_COMPILATION_CACHE"])

@@ -131,8 +131,9 @@ def _fit(directory: Path, epochs: int, seed: int = 0) -> checkpoint.TrainingChec
     model = keras.Sequential([keras.layers.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
     saver = checkpoint.TrainingCheckpoint(directory, "key")
-    model.fit(np.ones((4, 2)), np.ones(4), epochs=epochs, verbose=0, callbacks=[saver])
-    checkpoint.release_locks()
+    done = saver.restore(model)
+    model.fit(np.ones((4, 2)), np.ones(4), epochs=epochs, initial_epoch=done, verbose=0, callbacks=[saver])
+    saver.release()
     return saver
 
 
@@ -186,7 +187,8 @@ KILLED_WHILE_WRITING = textwrap.dedent(
     model = keras.Sequential([keras.layers.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
     saver = checkpoint.TrainingCheckpoint(directory, "key")
-    model.fit(np.ones((4, 2)), np.ones(4), epochs=epochs, verbose=0, callbacks=[saver])
+    done = saver.restore(model)
+    model.fit(np.ones((4, 2)), np.ones(4), epochs=epochs, initial_epoch=done, verbose=0, callbacks=[saver])
     print("resumed_from", saver.resumed_from)
     """
 )
@@ -210,13 +212,14 @@ def _written_split(tmp_path: Path) -> tuple[Path, int]:
     import pandas as pd  # noqa: PLC0415
 
     from fixres_kedro.pipelines.data.nodes import split_dataset  # noqa: PLC0415
+    from fixres_kedro.parameters import SplitParams  # noqa: PLC0415
     from tests.datasets.conftest import jpeg_bytes  # noqa: PLC0415
 
     photos = pd.DataFrame({
         "key": [f"daisy/{i}.jpg" for i in range(40)], "label": [0] * 40, "class_name": ["daisy"] * 40,
         "image": [jpeg_bytes(i, size=(60, 80)) for i in range(40)],
     })
-    train, _, _, _ = split_dataset(photos, {"train": "train[:90%]", "validation": "train[90%:]"})
+    train, _, _, _ = split_dataset(photos, SplitParams(**{"train": "train[:90%]", "validation": "train[90%:]"}))
     path = tmp_path / "train_split.parquet"
     SplitDataset(filepath=str(path)).save(train)
     return path, len(train)
@@ -291,7 +294,7 @@ HOLD_THE_LOCK = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from fixres_kedro.fixres import checkpoint
-    checkpoint.acquire_lock(Path(sys.argv[1]))
+    checkpoint.TrainingCheckpoint(Path(sys.argv[1])).acquire()
     print("holding", flush=True)
     time.sleep(60)
     """
@@ -305,14 +308,15 @@ def test_a_second_run_of_the_same_training_stops_naming_the_first(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "holding"
         with pytest.raises(CheckpointInUseError) as error:
-            checkpoint.acquire_lock(folder)
+            checkpoint.TrainingCheckpoint(folder).acquire()
         message = str(error.value)
         assert f"pid {holder.pid}" in message and str(folder.resolve()) in message and "\n" not in message
     finally:
         holder.kill()
         holder.wait()
-    checkpoint.acquire_lock(folder)  # free again once the first run is gone
-    checkpoint.release_locks()
+    second = checkpoint.TrainingCheckpoint(folder)
+    second.acquire()  # free again once the first run is gone
+    second.release()
 
 
 # --- Kedro's own outputs ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 from kedro.framework.hooks import hook_impl
+from kedro.framework.hooks.manager import _create_hook_manager
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset
@@ -14,7 +15,8 @@ from kedro.pipeline import node
 
 from fixres_kedro import settings
 from fixres_kedro.errors import InvalidParameterError
-from fixres_kedro.fixres import checkpoint
+from fixres_kedro.fixres.checkpoint import Checkpoints
+from fixres_kedro.protocol import BACKEND_TAG
 from fixres_kedro.hooks import (
     CheckpointHook,
     CompilationCacheHook,
@@ -28,10 +30,20 @@ from tests.conftest import TEST_PARAMS, copy_project
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
 
-def test_hooks_run_devices_first_then_the_cache_then_precision_then_seeds():
-    # Pluggy calls the last registered first.
-    order = [type(hook) for hook in reversed(settings.HOOKS)]
-    assert order[:4] == [DistributionHook, CompilationCacheHook, PrecisionHook, SeedHook]
+def test_hooks_run_devices_first_then_the_cache_then_precision_then_seeds(monkeypatch):
+    """The order pluggy really calls the project's hooks in before a node that trains."""
+    manager = _create_hook_manager()
+    called = []
+    for hook in settings.HOOKS:
+        if hasattr(hook, "before_node_run"):
+            kind = type(hook)
+            monkeypatch.setattr(hook, "before_node_run", hook_impl(
+                lambda node=None, catalog=None, inputs=None, run_id=None, kind=kind: called.append(kind)))
+        manager.register(hook)
+    task = node(lambda: None, inputs=None, outputs="x", name="initial.train_model", tags=BACKEND_TAG)
+    manager.hook.before_node_run(node=task, catalog=_catalog(seed=1, runtime={}), inputs={}, is_async=False,
+                                 run_id="r")
+    assert called[:4] == [DistributionHook, CompilationCacheHook, PrecisionHook, SeedHook]
 
 
 def test_node_seeds_depend_on_the_seed_and_the_node_and_follow_seed_namespaces():
@@ -53,7 +65,8 @@ def _catalog(**params) -> DataCatalog:
 
 def test_seed_hook_makes_a_node_draw_the_same_numbers_alone_or_in_a_run():
     hook, catalog = SeedHook(), _catalog(seed=42)
-    task = node(lambda: None, inputs=None, outputs="nothing", name="initial.train_model", namespace="initial")
+    task = node(lambda: None, inputs=None, outputs="nothing", name="initial.train_model", namespace="initial",
+                tags=BACKEND_TAG)
     hook.before_node_run(task, catalog)
     first = np.random.random(3), keras.random.uniform((3,))
     hook.before_node_run(task, catalog)
@@ -64,22 +77,39 @@ def test_seed_hook_makes_a_node_draw_the_same_numbers_alone_or_in_a_run():
 
 def test_precision_hook_sets_the_policy_from_typed_or_raw_parameters():
     try:
-        PrecisionHook().before_node_run(None, _catalog(runtime={"precision": "mixed_bfloat16"}))
+        task = node(lambda: None, inputs=None, outputs="x", name="t", tags=BACKEND_TAG)
+        PrecisionHook().before_node_run(task, _catalog(runtime={"precision": "mixed_bfloat16"}))
         assert keras.config.dtype_policy().name == "mixed_bfloat16"
     finally:
         keras.config.set_dtype_policy("float32")
 
 
-def test_checkpoint_hook_removes_a_checkpoint_only_once_its_model_is_saved(tmp_path):
+def test_checkpoint_hook_removes_a_checkpoint_only_once_all_its_outputs_are_saved(tmp_path):
+    checkpoints = Checkpoints(tmp_path)
+    saver = checkpoints.open("initial", "key")
     model = keras.Sequential([keras.layers.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
-    model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0,
-              callbacks=[checkpoint.TrainingCheckpoint(tmp_path / "run", "key")])
+    model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0, callbacks=[saver])
+    task = node(lambda c: (None, None), inputs="training_checkpoints", outputs=["initial.model", "initial.history"],
+                name="initial.train_model")
     hook = CheckpointHook()
-    hook.after_dataset_saved("initial.history", {"epochs_run": 1})  # not the model: kept
-    assert (tmp_path / "run" / "epoch-0001").is_dir()
-    hook.after_dataset_saved("initial.model", model)
-    assert not (tmp_path / "run").exists()
+    hook.after_node_run(task, {"training_checkpoints": checkpoints})
+    hook.after_dataset_saved("initial.history", task)
+    assert (saver.directory / "epoch-0001").is_dir()  # the model is not saved yet
+    hook.after_dataset_saved("initial.model", task)
+    assert not saver.directory.exists()
+
+
+def test_a_failed_node_leaves_its_checkpoint_and_frees_its_lock(tmp_path):
+    checkpoints = Checkpoints(tmp_path)
+    saver = checkpoints.open("initial", "key")
+    saver.acquire()
+    task = node(lambda c: None, inputs="training_checkpoints", outputs="x", name="initial.train_model")
+    CheckpointHook().on_node_error(task, {"training_checkpoints": checkpoints})
+    assert saver.directory.is_dir()
+    again = Checkpoints(tmp_path).open("initial", "key")
+    again.acquire()  # the lock is free: a rerun resumes
+    again.release()
 
 
 class _Recorder:

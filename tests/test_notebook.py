@@ -22,7 +22,7 @@ from PIL import Image
 nbformat = pytest.importorskip("nbformat")  # the notebook extra
 NotebookClient = pytest.importorskip("nbclient").NotebookClient
 
-from fixres_kedro.protocol import RUNS
+from fixres_kedro.protocol import MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "fixres_results.ipynb"
@@ -30,12 +30,12 @@ REPORTING = "data/smoke/08_reporting"  # the smoke environment's data root
 # The images in the order the notebook shows them: (catalog entry, file under data/08_reporting).
 IMAGES = [
     ("model_comparison_plot", "model_comparison.png"),
-    *((f"{run}.training_curves", f"{run}_training_curves.png") for run in RUNS),
-    *((f"{run}.sample_grid", f"{run}_sample_grid.png") for run in RUNS),
+    *((f"{run}.training_curves", f"{run}_training_curves.png") for run in MODELS),
+    *((f"{run}.sample_grid", f"{run}_sample_grid.png") for run in MODELS),
 ]
 # The tables' entries and files.
 TABLES = [
-    *((f"{run}.metrics", f"{run}_metrics.json") for run in RUNS),
+    *((f"{run}.metrics", f"{run}_metrics.json") for run in MODELS),
     ("model_comparison", "model_comparison.csv"),
 ]
 
@@ -122,10 +122,10 @@ def test_notebook_shows_versions_metrics_and_comparison(executed, smoke_project)
     # Metrics: one column per run, a row per field (parameters flattened).
     for field in ("top1", "loss", "validation_examples", "parameters.dataset.image_size"):
         assert f"<th>{field}</th>" in metrics
-    assert all(f"<th>{run}</th>" in metrics for run in RUNS)
+    assert all(f"<th>{run}</th>" in metrics for run in MODELS)
     # The comparison table, one row per model.
     assert all(f"<th>{column}</th>" in comparison for column in ("model", "top1", "top1_stderr"))
-    assert all(f"<td>{run}</td>" in comparison for run in RUNS)
+    assert all(f"<td>{run}</td>" in comparison for run in MODELS)
 
 
 def test_kedro_jupyter_lab_starts_as_the_readme_says(tmp_path):

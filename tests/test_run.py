@@ -11,13 +11,13 @@ from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from fixres_kedro.protocol import RUNS
+from fixres_kedro.protocol import MODELS
 from tests.conftest import SMOKE_DATA, TEST_PARAMS, run_smoke
 
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
 VERSIONED = [
-    f"{run}.{name}" for run in RUNS
+    f"{run}.{name}" for run in MODELS
     for name in ("model", "history", "metrics", "sample_grid", "training_curves")
 ] + ["model_comparison", "model_comparison_plot"]
 
@@ -37,13 +37,14 @@ def test_every_output_exists_and_metrics_are_probabilities(smoke_project):
             assert catalog.exists(name), f"{name} was not saved"
         summary = catalog.load("split_summary")
         assert summary["train"] == 48 and summary["validation"] == 24
-        for run in RUNS:
+        for run in MODELS:
             metrics = catalog.load(f"{run}.metrics")
-            assert 0.0 <= metrics["top1"] <= 1.0
-            assert metrics["loss"] > 0 and metrics["epochs"] == 1
-            assert metrics["images_per_second"] > 0
+            correct = metrics.top1 * metrics.validation_examples  # a count of photos
+            assert metrics.validation_examples == 24 and correct == pytest.approx(round(correct))
+            assert metrics.loss > 0 and metrics.epochs == 1
+            assert metrics.images_per_second > 0
         table = catalog.load("model_comparison")
-        assert list(table["model"]) == list(RUNS)
+        assert list(table["model"]) == list(MODELS)
         assert table["top1"].between(0, 1).all()
         assert table["environment"].eq("smoke").all() and table["run_id"].nunique() == 1
 
@@ -55,13 +56,13 @@ def test_each_metrics_file_says_what_produced_it(smoke_project):
         metrics = catalog.load("finetune.metrics")
         model_version = catalog.get("finetune.model").resolve_load_version()
         metrics_version = catalog.get("finetune.metrics").resolve_load_version()
-    origin = metrics["provenance"]
+    origin = metrics.provenance
     # The run id is the version every output of that run was saved under.
-    assert origin["run_id"] == metrics_version == model_version
-    assert origin["environment"] == "smoke" and origin["node"] == "finetune.evaluate_model"
-    assert origin["inputs"]["finetune.model"] == model_version
+    assert origin.run_id == metrics_version == model_version
+    assert origin.environment == "smoke" and origin.node == "finetune.evaluate_model"
+    assert origin.inputs["finetune.model"] == model_version
     split_digest = (smoke_project / SMOKE_DATA / "02_intermediate" / "validation_split.parquet.sha256").read_text()
-    assert origin["inputs"]["validation_split@decoded"] == "sha256:" + split_digest[:16]
+    assert origin.inputs["validation_split@decoded"] == "sha256:" + split_digest[:16]
 
 
 def test_environments_keep_their_own_data(smoke_project):
@@ -108,4 +109,4 @@ def test_a_failed_run_leaves_earlier_versions_loadable(smoke_project):
         for path in before["vanilla.model"]:
             loaded = catalog.load("vanilla.model", version=path.parent.name)
             assert loaded.name == "fixres_classifier"
-        assert list(catalog.load("model_comparison")["model"]) == list(RUNS)
+        assert list(catalog.load("model_comparison")["model"]) == list(MODELS)

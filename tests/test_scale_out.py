@@ -93,8 +93,8 @@ def test_seed_namespaces_in_parallel_match_sequential_and_finished_seeds_are_sum
     for seed in (0, 1):
         got = parallel_catalog.load(f"seed_{seed}.initial.metrics")
         want = sequential_catalog.load(f"seed_{seed}.initial.metrics")
-        assert got["top1"] == pytest.approx(want["top1"], abs=1e-6)
-        assert got["loss"] == pytest.approx(want["loss"], rel=1e-4)
+        assert got.top1 == pytest.approx(want.top1, abs=1e-6)
+        assert got.loss == pytest.approx(want.loss, rel=1e-4)
         _assert_same_model(parallel_catalog.load(f"seed_{seed}.initial.model"),
                            sequential_catalog.load(f"seed_{seed}.initial.model"), atol=1e-4)
 
@@ -123,8 +123,8 @@ def test_the_branches_in_parallel_give_the_sequential_runs_results(smoke_project
     got, want = _catalog(parallel), _catalog(smoke_project)
     for run in ("initial", "finetune", "vanilla"):
         ours, theirs = got.load(f"{run}.metrics"), want.load(f"{run}.metrics")
-        assert ours["top1"] == pytest.approx(theirs["top1"], abs=1e-6)
-        assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-4)
+        assert ours.top1 == pytest.approx(theirs.top1, abs=1e-6)
+        assert ours.loss == pytest.approx(theirs.loss, rel=1e-4)
         _assert_same_model(got.load(f"{run}.model"), want.load(f"{run}.model"), atol=1e-4)
 
 
@@ -154,5 +154,5 @@ def test_two_processes_on_localhost_train_as_one(smoke_project, tmp_path):
     _assert_same_model(models[0], models[1], atol=0)  # the processes hold one model
     _assert_same_model(models[0], models[2], atol=1e-5)
     metrics = [_catalog(project).load("initial.metrics") for project in (*hosts, single)]
-    assert metrics[0]["top1"] == pytest.approx(metrics[2]["top1"], abs=1e-6)
-    assert metrics[0]["loss"] == pytest.approx(metrics[2]["loss"], rel=1e-4)
+    assert metrics[0].top1 == pytest.approx(metrics[2].top1, abs=1e-6)
+    assert metrics[0].loss == pytest.approx(metrics[2].loss, rel=1e-4)

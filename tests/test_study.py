@@ -47,7 +47,7 @@ def test_seeds_are_aggregated_with_intervals(study_project):
     assert comparison["seeds"] == [0, 1] and len(comparison["differences"]) == 2
     for seed in (0, 1):
         metrics = catalog.load(f"seed_{seed}.finetune.metrics")
-        assert metrics["parameters"]["dataset"]["seed"] == seed
+        assert metrics.dataset["seed"] == seed
 
 
 def test_report_states_uncertainties(study_project):

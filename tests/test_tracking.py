@@ -77,24 +77,38 @@ def test_a_run_is_an_mlflow_run_with_its_parameters_and_tags(client):
     assert parent.data.params["model.backbone"] == "tiny"
     assert parent.data.params["initial.dataset.image_size"] == "32"
     tags = parent.data.tags
-    assert tags["fixres.environment"] == "smoke" and tags["fixres.model"] == "tiny"
+    assert tags["fixres.environment"] == "smoke" and tags["fixres.backbone"] == "tiny"
     assert tags["fixres.keras_backend"] and tags["fixres.seed"] == "42"
     assert tags["fixres.kedro_run_id"]  # the version the outputs were saved under
+    experiment = client.get_experiment(runs["parent"].info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # MLflow's training view
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"model_comparison.png", "model_comparison.csv", "accuracy_vs_cost.png"} <= artifacts
 
 
-def test_each_run_of_the_protocol_is_a_nested_run_with_its_epochs(client):
+@pytest.fixture(scope="module")
+def catalog(tracked):
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    bootstrap_project(tracked)
+    with KedroSession.create(project_path=tracked, env="smoke") as session:
+        return session.load_context().catalog
+
+
+def test_each_model_of_the_protocol_is_a_nested_mlflow_run_with_its_epochs(client, catalog):
     runs = _runs(client)
     parent = runs["parent"].info.run_id
     for name in ("initial", "finetune", "vanilla"):
         child = runs[name]
         assert child.data.tags["mlflow.parentRunId"] == parent
-        assert child.data.tags["fixres.run"] == name
+        assert child.data.tags["fixres.model"] == name
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"):
             history = client.get_metric_history(child.info.run_id, key)
             assert [m.step for m in history] == [0], (name, key)
-        assert 0 <= child.data.metrics["top1"] <= 1 and child.data.metrics["final_loss"] > 0
+        saved = catalog.load(f"{name}.metrics")  # what the run saved is what MLflow shows
+        assert child.data.metrics["top1"] == pytest.approx(saved.top1)
+        assert child.data.metrics["final_loss"] == pytest.approx(saved.loss)
         assert child.data.params["training.learning_rate"] in ("0.001", "0.0001")
         files = {a.path for a in client.list_artifacts(child.info.run_id, name)}
         assert f"{name}/{name}_training_curves.png" in files

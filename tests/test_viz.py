@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fixres_kedro.protocol import RUNS
+from fixres_kedro.protocol import MODELS
 from tests.conftest import SMOKE_DATA
 
 CHROMIUM = shutil.which("chromium")
@@ -50,12 +50,13 @@ pytestmark = pytest.mark.skipif(
 # The experiment's nodes, as the brief of this test lists them; the pipeline may hold more.
 FIXRES_NODES = {
     "split_dataset",
-    *(f"{run}.build_dataset" for run in RUNS),
+    *(f"{model}.define_input_pipeline" for model in MODELS),
+    *(f"{model}.visualize_dataset" for model in MODELS),
     "initial.train_model",
     "vanilla.train_model",
-    "finetune.finetune_bn",
-    *(f"{run}.evaluate_model" for run in RUNS),
-    *(f"{run}.plot_training_curves" for run in RUNS),
+    "finetune.finetune_model",
+    *(f"{run}.evaluate_model" for run in MODELS),
+    *(f"{run}.plot_training_curves" for run in MODELS),
     "compare_models",
 }
 LAYERS = ["raw", "intermediate", "model_input", "models", "model_output", "reporting"]
@@ -70,12 +71,12 @@ PREVIEWS = {
     "model_comparison": "TablePreview",
     "model_comparison_plot": "ImagePreview",
     "accuracy_vs_cost_plot": "ImagePreview",
-    **{f"{run}.dataset_spec": "JSONPreview" for run in RUNS},
-    **{f"{run}.sample_grid": "ImagePreview" for run in RUNS},
-    **{f"{run}.model": None for run in RUNS},  # KerasModelDataset has no preview()
-    **{f"{run}.history": "JSONPreview" for run in RUNS},
-    **{f"{run}.metrics": "JSONPreview" for run in RUNS},
-    **{f"{run}.training_curves": "ImagePreview" for run in RUNS},
+    **{f"{run}.input_pipeline": "JSONPreview" for run in MODELS},
+    **{f"{run}.sample_grid": "ImagePreview" for run in MODELS},
+    **{f"{run}.model": None for run in MODELS},  # KerasModelDataset has no preview()
+    **{f"{run}.history": "JSONPreview" for run in MODELS},
+    **{f"{run}.metrics": "JSONPreview" for run in MODELS},
+    **{f"{run}.training_curves": "ImagePreview" for run in MODELS},
 }
 
 # Outside hosts the *page* may try (and fail to reach): kedro-viz's index.html links
@@ -248,9 +249,9 @@ def test_build_holds_the_fixres_pipeline_with_layers_and_previews(build):
         previews[name] = metadata.get("preview_type") if metadata.get("preview") else None
     assert previews == PREVIEWS
     # Each run's nodes carry its name as a tag: kedro-viz's filter shows one run at a time.
-    assert set(RUNS) <= {tag["id"] for tag in data["tags"]}
+    assert set(MODELS) <= {tag["id"] for tag in data["tags"]}
     for node in data["nodes"]:
-        if node["type"] == "task" and node["full_name"].split(".")[0] in RUNS:
+        if node["type"] == "task" and node["full_name"].split(".")[0] in MODELS:
             assert node["full_name"].split(".")[0] in node["tags"], node["full_name"]
     # No telemetry script went into the page: .telemetry says consent: false.
     assert "heap" not in (build / "index.html").read_text().lower()
@@ -293,7 +294,7 @@ def test_default_view_collapses_the_three_runs(server, tmp_path):
     modular = {e["data-id"] for e in page.with_class("pipeline-node--modularPipeline")}
     assert tasks == {name for name in _pipeline_nodes() if "." not in name}
     assert {"split_dataset", "compare_models"} <= tasks
-    assert modular == set(RUNS)
+    assert modular == set(MODELS)
 
 
 def _latest(smoke_project: Path, relative: str) -> bytes:
@@ -331,4 +332,4 @@ def test_comparison_preview_is_a_table(server, tmp_path):
     headers = [e["text"] for e in page.with_class("preview-table__header")]
     cells = [e["text"] for e in page.with_class("preview-table__data")]
     assert {"model", "top1", "top1_stderr"} <= set(headers)
-    assert set(RUNS) <= set(cells)
+    assert set(MODELS) <= set(cells)

@@ -23,12 +23,17 @@ if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") 
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up lines (oneDNN notes, CUDA probing; 2.21
-    writes them before its logging reads ``TF_CPP_MIN_LOG_LEVEL``) sent nowhere."""
+def start_backend() -> None:
+    """Import Keras and its backend, TensorFlow's C++ start-up lines (oneDNN notes, CUDA
+    probing; 2.21 writes them before its logging reads ``TF_CPP_MIN_LOG_LEVEL``) sent
+    nowhere. Called by the hooks before the first node that trains or evaluates: importing
+    this package starts no backend, so every command answers in about a second."""
     import sys  # noqa: PLC0415
 
-    if "tensorflow" in sys.modules:
+    if "keras" in sys.modules:
+        return
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or not importlib.util.find_spec("tensorflow"):
+        import keras  # noqa: F401, PLC0415
         return
     sys.stderr.flush()
     saved = os.dup(2)
@@ -39,9 +44,7 @@ def _import_tensorflow_quietly() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    import keras  # noqa: F401, PLC0415
 
-
-if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" and importlib.util.find_spec("tensorflow"):
-    _import_tensorflow_quietly()
 
 __version__ = "0.1.0"

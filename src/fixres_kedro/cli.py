@@ -26,8 +26,8 @@ from kedro.io.core import VersionNotFoundError
 from kedro.pipeline import Pipeline
 
 from fixres_kedro.errors import FixResError, find_cause, find_user_error
-from fixres_kedro.fixres.photos import PARALLEL_WORKERS
-from fixres_kedro.pipeline_registry import config_loader, project_path, use_environment
+from fixres_kedro.environment import config_loader, project_path, restore_environment, use_environment
+from fixres_kedro.workers import PARALLEL_WORKERS
 
 SHOWN = 12  # names listed in an unknown-name error before "and N more"
 
@@ -55,6 +55,9 @@ def _missing_version(error: BaseException) -> str | None:
 
 class _UserErrorsOnOneLine(click.Command):
     def invoke(self, ctx: click.Context) -> Any:
+        # The command's --env becomes KEDRO_ENV while it runs (fixres_kedro.environment),
+        # and only then: a command invoked after it in the same process starts afresh.
+        saved = os.environ.get("KEDRO_ENV")
         try:
             return super().invoke(ctx)
         except Exception as error:
@@ -63,12 +66,14 @@ class _UserErrorsOnOneLine(click.Command):
             if message is None:
                 raise
             raise click.ClickException(message) from None
+        finally:
+            restore_environment(saved)
 
 
 def _project_pipelines(env: str | None, requested: list[str] | None = None) -> dict[str, Pipeline]:
     """Every pipeline of ``env``. ``requested`` as ``KedroSession.run`` will ask, so that
     the run finds them registered already (a different request registers them again)."""
-    use_environment(env or os.environ.get("KEDRO_ENV"), project_path())
+    use_environment(env)
     registered_pipelines.set_requested(requested)
     return dict(registered_pipelines)
 
@@ -97,10 +102,10 @@ def check_names(
             raise UnknownNameError("namespace", name, spaces, where)
 
 
-def _run(**options: Any) -> Any:
+def run_command(**options: Any) -> Any:
     if "ParallelRunner" in (options.get("runner") or ""):
         # Its workers share the host: each takes its part of the GPU and of the CPU cores
-        # (fixres.distribute.pin_worker_to_accelerator, fixres.photos.default_workers).
+        # (each worker reads the count through fixres_kedro.workers).
         workers = (options.get("runner_params") or {}).get("max_workers") or os.cpu_count() or 1
         os.environ[PARALLEL_WORKERS] = str(workers)
     pipelines = [options["pipeline"]] if options.get("pipeline") else list(options.get("pipelines") or [])
@@ -119,7 +124,7 @@ cli.add_command(
     _UserErrorsOnOneLine(
         name="run",
         params=kedro_run.params,
-        callback=_run,
+        callback=run_command,
         help=kedro_run.help,
         short_help=kedro_run.short_help,
         context_settings=kedro_run.context_settings,
@@ -141,7 +146,7 @@ def prune(keep: int, dry_run: bool, env: str | None) -> None:
     from fixres_kedro.prune import prune as prune_versions  # noqa: PLC0415
 
     project = project_path()
-    root = project / config_loader(env, project)["globals"]["data_root"]
+    root = project / config_loader(env)["globals"]["data_root"]
     result = prune_versions(root, keep, dry_run)
     verb = "Would remove" if dry_run else "Removed"
     for folder in result.remove:

@@ -1,161 +1,300 @@
-"""The experiment's parameters, typed: every key, its type, its rules, in one place.
+"""The experiment's parameters as pydantic models: every key, its type and its rules.
 
-``conf/*/parameters*.yml`` holds one tree; ``ExperimentParameters`` is its type. The
-project's context (``fixres_kedro.context``) checks the whole tree when the run starts,
-before any hook or node reads a parameter, and a wrong value, a missing key or an unknown
-one stops the run with one ``Error: Invalid parameters: ...`` line naming each key (an
-unknown key with the closest valid one). The nodes take the sections they need typed
-(``training: TrainingParams``); Kedro then hands them instances (``kedro/validation``).
-
-Rules within a section live in its type (``InputPipeline`` checks its recipe, for
-example); rules across sections (an image size the backbone can take) live in
-``ExperimentParameters.validate``.
+Nodes take the sections they need typed (``training: TrainingParams``) and Kedro
+validates them (``kedro/validation``). ``ParametersHook`` checks the whole tree against
+``ExperimentParameters`` first, so that an unknown key or a rule across sections stops the
+run too; ``problems`` turns pydantic's errors into the one-line ``Invalid parameters: ...``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import difflib
+import types
+import typing
+from typing import Annotated, Any, Literal, Union
 
-from fixres_kedro.fixres.config import (
-    Config,
-    at_least,
-    check,
-    config,
-    non_negative_int,
-    optional,
-    positive_int,
-    positive_number,
+import annotated_types
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
-from fixres_kedro.fixres.errors import Problem
-from fixres_kedro.fixres.input_pipeline import InputPipeline
-from fixres_kedro.fixres.model import BACKBONES, FINETUNE_VARIANTS, PRECISIONS, min_image_size
+
+from fixres_kedro.fixres.backbones import Backbone, FinetuneVariant, min_image_size
+from fixres_kedro.fixres.errors import InvalidParameterError, Problem
+from fixres_kedro.fixres.preprocessing import InputPipeline
 from fixres_kedro.fixres.tfds_order import slice_bounds
 
 __all__ = [
-    "DataParams", "ExperimentParameters", "InputPipeline", "ModelParams", "RunParams",
+    "DataParams", "ExperimentParameters", "InputPipeline", "ModelParams", "ModelRunParams",
     "RuntimeParams", "SplitParams", "SweepParams", "TrainingParams", "VariantParams",
+    "check_parameters", "problems",
 ]
 
-
-def _tfds_slice(value: object) -> str | None:
-    if not isinstance(value, str):
-        return "must be a tfds slice such as 'train[:90%]'"
-    try:
-        slice_bounds(value, 100)
-    except ValueError:
-        return "must be a tfds slice such as 'train[:90%]'"
-    return None
+Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
 
 
-@config
-class RuntimeParams(Config):
-    """How the run executes: the same numbers whatever the settings (``conf/gpu``)."""
+class _Section(BaseModel):
+    # Strict: YAML's 1 is not True, "3" is not 3. Frozen: a node cannot change what
+    # another reads. Extra keys are mistakes (a typo would otherwise be ignored).
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    workers: int = check(non_negative_int, 0)  # input-pipeline threads; 0: one per core
-    steps_per_execution: int = check(positive_int, 1)
+
+class RuntimeParams(_Section):
+    """How the run executes; the numbers are the same whatever these are (``conf/gpu``)."""
+
+    workers: NonNegativeInt = 0  # input-pipeline threads; 0: one per core
+    steps_per_execution: PositiveInt = 1
     jit_compile: bool | Literal["auto"] = "auto"
-    precision: Literal[PRECISIONS] = "float32"  # type: ignore[valid-type]
+    precision: Precision = "float32"
     data_parallel: bool = False
     compilation_cache: bool = True  # keep compiled programs for the next run (.cache/)
 
 
-@config
-class ModelParams(Config):
+class ModelParams(_Section):
     """The classifier: ``resnet50v2`` (the example's), or ``tiny`` (tests)."""
 
-    backbone: Literal[BACKBONES] = "resnet50v2"  # type: ignore[valid-type]
+    backbone: Backbone = "resnet50v2"
 
 
-@config
-class SplitParams(Config):
+def _tfds_slice(value: str) -> str:
+    try:
+        slice_bounds(value, 100)
+    except ValueError:
+        raise ValueError("must be a tfds slice such as 'train[:90%]'") from None
+    return value
+
+
+class SplitParams(_Section):
     """tfds slices of the ``train`` split, and optional caps (the smoke environment)."""
 
-    train: str = check(_tfds_slice, "train[:90%]")
-    validation: str = check(_tfds_slice, "train[90%:]")
-    max_train_examples: int | None = check(optional(positive_int), None)
-    max_validation_examples: int | None = check(optional(positive_int), None)
+    train: str = "train[:90%]"
+    validation: str = "train[90%:]"
+    max_train_examples: PositiveInt | None = None
+    max_validation_examples: PositiveInt | None = None
+
+    _slices = field_validator("train", "validation")(_tfds_slice)
 
 
-@config
-class DataParams(Config):
+class DataParams(_Section):
     """Where the photos come from (read by the catalog) and how they are split."""
 
     split: SplitParams = SplitParams()
     # Read by the catalog's flower_photos entry (--params data.source=archive,data.path=...).
     source: Literal["tfds", "archive", "image_folder"] | None = None
     path: str | None = None
-    max_photo_megabytes: float | None = check(optional(positive_number), None)
+    max_photo_megabytes: PositiveFloat | None = None
 
 
-@config
-class TrainingParams(Config):
-    """One training run: epochs, Adam's learning rate, early stopping (null: off).
+class TrainingParams(_Section):
+    """One training: epochs, Adam's learning rate, early stopping (null: off), and for a
+    fine-tuning the variant (``fixres.backbones.FinetuneVariant``)."""
 
-    ``variant`` (fine-tuning runs only): ``example``, the Keras example's (``post_bn``
-    and the classifier learn), or ``official``, the FixRes authors' (the classifier
-    learns; ``post_bn`` re-estimates its statistics with scale and offset frozen).
-    """
-
-    epochs: int = check(positive_int)
-    learning_rate: float = check(positive_number)
-    early_stopping_patience: int | None = check(optional(positive_int), None)
-    variant: Literal[FINETUNE_VARIANTS] = "example"  # type: ignore[valid-type]
+    epochs: PositiveInt
+    learning_rate: PositiveFloat
+    early_stopping_patience: PositiveInt | None = None
+    variant: FinetuneVariant = "example"
 
 
-@config
-class RunParams(Config):
-    """One run of the protocol: its input pipeline and its training."""
+class ModelRunParams(_Section):
+    """One model of the protocol: its input pipeline and its training."""
 
     dataset: InputPipeline
     training: TrainingParams
 
 
-@config
-class VariantParams(Config):
-    """A fine-tuning variant of the ``variants`` pipeline: its training only (it uses
-    the ``finetune`` run's input pipeline)."""
+class VariantParams(_Section):
+    """A fine-tuning variant (``variants`` pipeline): its training only; it uses the
+    ``finetune`` model's input pipeline."""
 
     training: TrainingParams
 
 
-@config
-class SweepParams(Config):
+class SweepParams(_Section):
     """The test-resolution sweep: resolutions, transforms, the crop's resize ratio."""
 
-    resolutions: tuple[int, ...]
-    transforms: tuple[Literal["resize", "resize_crop"], ...] = ("resize", "resize_crop")
-    resize_ratio: float = check(at_least(1.0, "the resize must hold the crop"), 1.75)
-    batch_size: int = check(positive_int, 32)
+    resolutions: tuple[PositiveInt, ...] = Field(strict=False)
+    transforms: tuple[Literal["resize", "resize_crop"], ...] = Field(("resize", "resize_crop"), strict=False)
+    resize_ratio: Annotated[float, annotated_types.Ge(1.0)] = 1.75  # the resize must hold the crop
+    batch_size: PositiveInt = 32
 
 
-@config
-class ExperimentParameters(Config):
-    """The whole parameter tree (``conf/base/parameters*.yml`` merged with the environment's
-    and the command line's)."""
+class ExperimentParameters(_Section):
+    """The whole tree: ``conf/base/parameters*.yml`` merged with the environment's and the
+    command line's."""
 
-    seed: int = check(non_negative_int)
+    seed: NonNegativeInt
     runtime: RuntimeParams = RuntimeParams()
     model: ModelParams = ModelParams()
     data: DataParams = DataParams()
-    initial: RunParams
-    finetune: RunParams
-    vanilla: RunParams
+    initial: ModelRunParams
+    finetune: ModelRunParams
+    vanilla: ModelRunParams
     finetune_official: VariantParams
     sweep: SweepParams
-    seeds: tuple[int, ...]
+    seeds: tuple[NonNegativeInt, ...] = Field(strict=False)
 
-    def validate(self) -> list[Problem]:
-        problems = []
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("must be distinct integers >= 0")
+        return seeds
+
+    @model_validator(mode="after")
+    def _fits_the_backbone(self) -> ExperimentParameters:
         smallest = min_image_size(self.model.backbone)
         why = f"must be an integer >= {smallest} (the {self.model.backbone} backbone's smallest input)"
-        runs = {name: value for name, value in vars(self).items() if isinstance(value, RunParams)}
-        for run, params in runs.items():
-            if params.dataset.image_size < smallest:
-                problems.append(Problem(f"{run}.dataset.image_size",
-                                        f"{why}, got {params.dataset.image_size!r}"))
-        for index, size in enumerate(self.sweep.resolutions):
-            if size < smallest:
-                problems.append(Problem(f"sweep.resolutions[{index}]", f"{why}, got {size!r}"))
-        if any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
-            problems.append(Problem("seeds", f"must be distinct integers >= 0, got {list(self.seeds)!r}"))
-        return problems
+        wrong = [f"{name}.dataset.image_size {why}, got {run.dataset.image_size!r}"
+                 for name, run in self if isinstance(run, ModelRunParams) and run.dataset.image_size < smallest]
+        wrong += [f"sweep.resolutions[{index}] {why}, got {size!r}"
+                  for index, size in enumerate(self.sweep.resolutions) if size < smallest]
+        if wrong:
+            raise ValueError("; ".join(wrong))
+        return self
+
+
+def check_parameters(parameters: dict[str, Any]) -> ExperimentParameters:
+    """``parameters`` as ``ExperimentParameters``; ``InvalidParameterError`` naming every
+    wrong key in one line otherwise."""
+    try:
+        return ExperimentParameters.model_validate(parameters)
+    except ValidationError as error:
+        raise InvalidParameterError(problems(error, ExperimentParameters)) from None
+
+
+# --- pydantic's errors as one line each --------------------------------------------------
+
+def problems(error: ValidationError, model: type[BaseModel]) -> list[Problem]:
+    """Each of ``error``'s errors as a ``Problem``: the dotted key, what it must be, what it
+    got, and for an unknown key the closest valid one."""
+    found: dict[str, Problem] = {}
+    for item in error.errors(include_url=False):
+        loc = _field_loc(model, list(item["loc"]))
+        key = _dotted(loc)
+        if key in found:  # each member of a union fails on its own; one line says all
+            continue
+        kind, got = item["type"], item.get("input")
+        if kind == "missing":
+            found[key] = Problem(key, "is missing")
+        elif kind == "extra_forbidden":
+            found[key] = Problem(key, "is not a parameter", _closest(model, loc))
+        elif kind == "value_error":
+            text = str(item["ctx"]["error"])
+            if text.startswith("must "):  # a field's own rule
+                found[key] = Problem(key, f"{text}, got {_show(got)}")
+            else:  # a rule across fields: its text starts with the field it names
+                found[key] = Problem("", _dotted([*loc, text]))
+        else:
+            what = _describe(_annotation(model, loc))
+            found[key] = Problem(key, f"must be {what}, got {_show(got)}" if what else item["msg"])
+    return list(found.values())
+
+
+def _field_loc(model: type[BaseModel], loc: list[Any]) -> list[Any]:
+    """``loc`` without the names pydantic gives the members of a union (``bool``)."""
+    kept: list[Any] = []
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            kept.append(part)
+        elif current is not None:
+            kept.append(part)
+            field = current.model_fields.get(part)
+            current = next((t for t in _members(field.annotation) if _is_model(t)), None) if field else None
+        # else: a union member's tag under a field that is not a model
+    return kept
+
+
+def _dotted(loc: list[Any]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
+def _show(value: Any) -> str:
+    return repr(list(value) if isinstance(value, tuple) else value)
+
+
+def _model_at(model: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        inner = field and next((t for t in _members(field.annotation) if _is_model(t)), None)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _closest(model: type[BaseModel], loc: list[Any]) -> str | None:
+    parent = _model_at(model, loc[:-1])
+    if parent is None:
+        return None
+    close = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1, cutoff=0.6)
+    return _dotted([*loc[:-1], close[0]]) if close else None
+
+
+def _annotation(model: type[BaseModel], loc: list[Any]) -> Any:
+    names = [part for part in loc if isinstance(part, str)]
+    parent = _model_at(model, names[:-1])
+    if parent is None or not names or names[-1] not in parent.model_fields:
+        return None
+    field = parent.model_fields[names[-1]]
+    if isinstance(loc[-1], int):  # one item of a tuple
+        return next((typing.get_args(t)[0] for t in _members(field.annotation)
+                     if typing.get_origin(t) is tuple), None)
+    return Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _members(annotation: Any) -> list[Any]:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return [member for arg in typing.get_args(annotation) for member in _members(arg)]
+    return [annotation]
+
+
+def _describe(annotation: Any) -> str | None:
+    """What a value of ``annotation`` must be, in words: ``a positive integer or null``."""
+    if annotation is None:
+        return None
+    members = _members(annotation)
+    if type(None) in members:
+        rest = [member for member in members if member is not type(None)]
+        inner = _describe(rest[0] if len(rest) == 1 else Union[tuple(rest)])
+        return f"{inner} or null" if inner else None
+    if len(members) > 1:
+        parts = [_describe(member) for member in members]
+        return " or ".join(parts) if all(parts) else None
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        return _bounded(base, metadata)
+    if origin is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
+    if origin is tuple:
+        item = _describe(typing.get_args(annotation)[0])
+        return f"a list of {item.removeprefix('a ').removeprefix('an ')}s" if item else "a list"
+    return _bounded(annotation, [])
+
+
+def _bounded(base: Any, metadata: list[Any]) -> str | None:
+    if base is bool:
+        return "true or false"
+    if _is_model(base):
+        return "a mapping of parameters"
+    noun = {int: "integer", float: "number", str: "string"}.get(base)
+    if noun is None:
+        return None
+    for bound in metadata:
+        if isinstance(bound, annotated_types.Gt) and bound.gt == 0:
+            return f"a positive {noun}"
+        if isinstance(bound, annotated_types.Ge):
+            return f"an {noun} >= {bound.ge}" if noun == "integer" else f"a {noun} >= {bound.ge:g}"
+    return f"an {noun}" if noun == "integer" else f"a {noun}"

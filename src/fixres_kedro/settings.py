@@ -6,12 +6,12 @@ from kedro.utils import find_kedro_project
 from omegaconf.resolvers import oc
 
 from fixres_kedro import console
-from fixres_kedro.context import FixResContext
 from fixres_kedro.hooks import (
     CheckpointHook,
     CompilationCacheHook,
     DistributionHook,
     NodeTimingHook,
+    ParametersHook,
     PrecisionHook,
     ProvenanceHook,
     SeedHook,
@@ -21,16 +21,14 @@ from fixres_kedro.tracking import TrackingHook
 # The console shows progress, epochs and warnings; logs/info.log keeps everything.
 console.install()
 
-# Checks every parameter before any hook or node reads one (fixres_kedro.context).
-CONTEXT_CLASS = FixResContext
-
 # Pluggy runs hooks last-registered first, so the order below is the reverse of the order
-# they run in: devices first (a worker's GPU must be chosen before seeding starts the
-# backend), the compilation cache before anything compiles, then the precision policy,
-# the seeds, checkpoints, the provenance of metrics and the timing of each node.
+# they run in: the parameters are checked before anything reads them; devices first (a
+# worker's GPU must be chosen before its backend starts), the compilation cache before
+# anything compiles, then the precision policy, the seeds, checkpoints, the provenance of
+# metrics and the timing of each node.
 HOOKS = (
     TrackingHook(), NodeTimingHook(), ProvenanceHook(), CheckpointHook(), SeedHook(),
-    PrecisionHook(), CompilationCacheHook(), DistributionHook(),
+    PrecisionHook(), CompilationCacheHook(), DistributionHook(), ParametersHook(),
 )
 # kedro-mlflow's hook runs inside TrackingHook, which keeps tracking from failing a run.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")

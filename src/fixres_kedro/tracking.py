@@ -7,15 +7,17 @@ evaluated a model (``initial``, ``finetune``, ``seed_3.vanilla``, ``finetune_off
 
 * the parent run: the whole parameter tree (flattened, ``initial.training.epochs``), tags
   (``fixres.environment``, ``fixres.git_commit``, ``fixres.keras_backend``,
-  ``fixres.model``, ``fixres.seed``, ``fixres.kedro_run_id``: the version every output of
+  ``fixres.backbone``, ``fixres.seed``, ``fixres.kedro_run_id``: the version every output of
   the run is saved under), the plots, tables and report as artifacts;
 * each namespace's run: its parameters (recipe, training, runtime), its per-epoch
   metrics (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``epoch_seconds`` by
   epoch), its final metrics (``top1``, ``final_loss``, ``train_seconds``, ...), its
   training curves and sample grid, and tags naming the run, the seed and the namespace.
 
-The values come from what the nodes save (``<namespace>.history``, ``<namespace>.metrics``,
-the figures), after they are saved: nothing in the nodes knows about MLflow.
+What is logged is declared in the catalog: an entry's ``metadata: {tracking: history}``
+(per-epoch metrics), ``metrics`` (final metrics and parameters) or ``artifact`` (the saved
+file), logged after it is saved: nothing in the nodes knows about MLflow. The experiment
+is marked as model training (``mlflow.experimentKind``), so MLflow's UI opens it as such.
 
 ``TrackingHook`` wraps kedro-mlflow's own hook (whose automatic registration
 ``settings.DISABLE_HOOKS_FOR_PLUGINS`` turns off) and logs through ``MlflowClient`` with
@@ -37,11 +39,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kedro.framework.hooks import hook_impl
-from kedro.io.core import AbstractVersionedDataset, get_filepath_str
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
+from pydantic import BaseModel
 
-from fixres_kedro.fixres.config import plain
 from fixres_kedro.hooks import git_state
 from fixres_kedro.protocol import parse_namespace
 
@@ -53,7 +54,6 @@ for _variable, _value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"), ("MLFLOW_HTT
                           ("MLFLOW_DISABLE_TELEMETRY", "true"), ("MLFLOW_LOGGING_LEVEL", "WARNING")):
     os.environ.setdefault(_variable, _value)
 
-ARTIFACT_SUFFIXES = (".png", ".csv", ".html", ".json")
 PER_EPOCH = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds", "checkpoint_seconds")
 # A run's final metrics, by their names in the metrics file; its evaluation loss is logged
 # as ``final_loss`` (``loss`` is the training loss of each epoch).
@@ -66,6 +66,15 @@ FINAL = {"top1": "top1", "loss": "final_loss", "epochs": "epochs", "train_second
 def tracking_enabled() -> bool:
     """False when ``FIXRES_TRACKING`` says off (``off``, ``0``, ``false``, ``no``)."""
     return os.environ.get("FIXRES_TRACKING", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def plain(value: Any) -> Any:
+    """``value`` with its pydantic models (validated parameter sections) as dictionaries."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    return value
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -165,25 +174,26 @@ class TrackingHook:
         self._guarded("starting the run", self._start, run_params, pipeline, catalog)
 
     def _start(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
-        import keras  # noqa: PLC0415
         import mlflow  # noqa: PLC0415
         from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
         self._plugin.before_pipeline_run(run_params, pipeline, catalog)
-        if not self._plugin._is_mlflow_enabled:  # disable_tracking in mlflow.yml
+        active = mlflow.active_run()
+        if active is None:  # disable_tracking in mlflow.yml: kedro-mlflow started no run
             self._plugin = None
             return
         self._client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
-        self._parent = self._plugin.run_id
-        self._experiment = mlflow.get_run(self._parent).info.experiment_id
+        self._parent = active.info.run_id
+        self._experiment = active.info.experiment_id
+        self._client.set_experiment_tag(self._experiment, "mlflow.experimentKind", "custom_model_development")
         # Workers of a ParallelRunner log into the same runs.
         os.environ["MLFLOW_RUN_ID"] = self._parent
         parameters = plain(catalog.load("parameters"))
         tags = {
             "fixres.environment": run_params.get("env") or "local",
             "fixres.kedro_run_id": run_params.get("run_id") or "",
-            "fixres.keras_backend": keras.backend.backend(),
-            "fixres.model": str(flatten(parameters).get("model.backbone", "")),
+            "fixres.keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+            "fixres.backbone": str(flatten(parameters).get("model.backbone", "")),
             "fixres.seed": str(parameters.get("seed", "")),
             "fixres.namespaces": ",".join(sorted({n.namespace for n in pipeline.nodes if n.namespace})),
         }
@@ -223,22 +233,27 @@ class TrackingHook:
         self._guarded(f"logging {dataset_name}", self._log_saved, dataset_name, data, node)
 
     def _log_saved(self, dataset_name: str, data: Any, node: Node) -> None:
-        namespace, _, name = dataset_name.rpartition(".")
-        if name == "history" and isinstance(data, Mapping) and namespace:
-            self._log_history(namespace, data)
-        elif name == "metrics" and isinstance(data, Mapping) and namespace:
-            self._log_metrics(namespace, data)
-        path = self._saved_file(dataset_name)
-        if path is not None and path.suffix in ARTIFACT_SUFFIXES and name not in ("history", "dataset_spec"):
+        dataset = self._catalog.get(dataset_name) if self._catalog is not None else None
+        declared = (getattr(dataset, "metadata", None) or {}).get("tracking")
+        if declared is None:
+            return
+        namespace = dataset_name.rpartition(".")[0]
+        record = plain(data)
+        if declared == "history" and namespace:
+            self._log_history(namespace, record)
+        elif declared == "metrics" and namespace:
+            self._log_metrics(namespace, record)
+        path = dataset.saved_path() if declared in ("metrics", "artifact") and hasattr(dataset, "saved_path") else None
+        if path is not None and path.is_file():
             run = self._child(namespace) if namespace else self._parent
             self._client.log_artifact(run, str(path), artifact_path=namespace or None)
 
     def _child(self, namespace: str) -> str:
         """The nested run of ``namespace`` (made on first use)."""
         if namespace not in self._children:
-            seed, run = parse_namespace(namespace)
+            seed, model = parse_namespace(namespace)
             tags = {"mlflow.parentRunId": self._parent, "fixres.namespace": namespace,
-                    "fixres.run": run or namespace.split(".")[-1]}
+                    "fixres.model": model or namespace.split(".")[-1]}
             if seed is not None:
                 tags["fixres.seed"] = str(seed)
             made = self._client.create_run(self._experiment, run_name=namespace, tags=tags)
@@ -266,19 +281,6 @@ class TrackingHook:
                  if isinstance(metrics.get(key), int | float) and math.isfinite(metrics[key])]
         params = flatten({key: value for key, value in (metrics.get("parameters") or {}).items() if value})
         self._client.log_batch(self._child(namespace), metrics=final, params=_params(params))
-
-    def _saved_file(self, dataset_name: str) -> Path | None:
-        """The local file a dataset's latest save went to, if it is one."""
-        if self._catalog is None:
-            return None
-        dataset = self._catalog.get(dataset_name)
-        if getattr(dataset, "_protocol", "file") != "file" or not hasattr(dataset, "_filepath"):
-            return None
-        if isinstance(dataset, AbstractVersionedDataset) and dataset._version is not None:
-            path = Path(get_filepath_str(dataset._get_load_path(), "file"))
-        else:
-            path = Path(str(dataset._filepath))
-        return path if path.is_file() else None
 
     def _end_children(self, status: str) -> None:
         children, self._children = self._children, {}

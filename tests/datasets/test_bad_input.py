@@ -25,9 +25,10 @@ from PIL import Image
 
 from fixres_kedro.datasets import ImageSourceDataset
 from fixres_kedro.errors import DataSourceError, UnreadablePhotoError
-from fixres_kedro.fixres.input_pipeline import decode_split
+from fixres_kedro.fixres.photos import decode_split
 from fixres_kedro.fixres.photos import MAX_DECODE_SIDE, check_photo, decode_photo
 from fixres_kedro.pipelines.data.nodes import split_dataset
+from fixres_kedro.parameters import SplitParams
 
 from ..conftest import ARCHIVE, copy_project
 from .conftest import PHOTOS_PER_CLASS, TF_FLOWERS_LABELS, jpeg_bytes, write_archive
@@ -146,7 +147,7 @@ def test_an_unreadable_photo_is_skipped_with_one_warning(source, caplog, data, r
         f"flower_photos/daisy/bad.jpg {reason}"
     )
     assert message.endswith(")")
-    _, _, _, summary = split_dataset(photos, SPLIT)  # the split node never sees it
+    _, _, _, summary = split_dataset(photos, SplitParams(**SPLIT))  # the split node never sees it
     assert summary["train"] + summary["validation"] == GOOD
     assert_rgb(photos["image"])
 

@@ -15,9 +15,11 @@ from kedro_datasets.pandas import ParquetDataset
 from fixres_kedro.datasets import DecodedSplitDataset
 from fixres_kedro.datasets import decoded_split as module
 from fixres_kedro.errors import DataSourceError
-from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split
+from fixres_kedro.fixres.dataset import ImageBatches, make_dataset
+from fixres_kedro.fixres.preprocessing import InputPipeline
+from fixres_kedro.fixres.photos import decode_split
 from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photo
-from fixres_kedro.protocol import RUNS
+from fixres_kedro.protocol import MODELS
 
 from .conftest import jpeg_bytes
 
@@ -141,9 +143,9 @@ def test_decoded_images_pass_through_decode_split_and_image_batches(written):
     loaded = DecodedSplitDataset(filepath=str(path)).load()
     images = decode_split(list(loaded["image"]))
     assert all(a is b for a, b in zip(images, loaded["image"]))  # not copied
-    pipeline = InputPipeline("t", "initial", 16, batch_size=8, workers=1)
-    from_decoded = ImageBatches.from_split(loaded, pipeline, train=True)
-    from_bytes = ImageBatches.from_split(split, pipeline, train=True)
+    pipeline = InputPipeline(name="t", recipe="initial", image_size=16, batch_size=8)
+    from_decoded = make_dataset(loaded, pipeline, train=True)
+    from_bytes = make_dataset(split, pipeline, train=True)
     assert all(a is b for a, b in zip(from_decoded.images, loaded["image"]))
     for index in range(len(from_decoded)):
         np.testing.assert_array_equal(from_decoded[index][0], from_bytes[index][0])
@@ -186,26 +188,25 @@ def test_fixres_nodes_read_the_decoded_splits_and_split_dataset_writes_bytes():
     assert {"train_split@bytes", "validation_split@bytes"} <= set(writer.outputs)
     readers = {n.name for n in fixres.nodes if {"train_split@decoded", "validation_split@decoded"} & set(n.inputs)}
     assert readers == {
-        *(f"{run}.build_dataset" for run in RUNS),
-        *(f"{run}.evaluate_model" for run in RUNS),
-        "initial.train_model", "vanilla.train_model", "finetune.finetune_bn",
+        *(f"{model}.visualize_dataset" for model in MODELS),
+        *(f"{model}.evaluate_model" for model in MODELS),
+        "initial.train_model", "vanilla.train_model", "finetune.finetune_model",
     }
     # Every reader runs after the split is written (Kedro orders transcoded datasets).
     order = [n.name for n in fixres.nodes]
     assert all(order.index("split_dataset") < order.index(r) for r in readers)
 
 
-def test_build_dataset_draws_the_same_grid_from_decoded_photos(written):
+def test_visualize_dataset_draws_the_same_grid_from_decoded_photos(written):
     from fixres_kedro.parameters import RuntimeParams  # noqa: PLC0415
-    from fixres_kedro.pipelines.training.nodes import build_dataset  # noqa: PLC0415
+    from fixres_kedro.pipelines.training.nodes import visualize_dataset  # noqa: PLC0415
 
     path, split = written
     loaded = DecodedSplitDataset(filepath=str(path)).load()
-    dataset = InputPipeline(name="initial", recipe="initial", image_size=16, batch_size=8)
+    pipeline = InputPipeline(name="initial", recipe="initial", image_size=16, batch_size=8, seed=3)
     runtime = RuntimeParams(workers=1)
-    spec, figure = build_dataset(loaded, ["daisy"] * 5, dataset, 3, runtime)
-    spec_bytes, figure_bytes = build_dataset(split, ["daisy"] * 5, dataset, 3, runtime)
-    assert spec == spec_bytes
+    figure = visualize_dataset(loaded, ["daisy"] * 5, pipeline, runtime)
+    figure_bytes = visualize_dataset(split, ["daisy"] * 5, pipeline, runtime)
     drawn = [axis.images[0].get_array() for axis in figure.axes if axis.images]
     drawn_bytes = [axis.images[0].get_array() for axis in figure_bytes.axes if axis.images]
     assert len(drawn) == len(split) == 23

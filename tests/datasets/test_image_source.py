@@ -12,6 +12,7 @@ from fixres_kedro.datasets import ImageSourceDataset
 from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.tfds_order import tfds_hash
 from fixres_kedro.pipelines.data.nodes import split_dataset
+from fixres_kedro.parameters import SplitParams
 
 from .conftest import PHOTOS_PER_CLASS, TF_FLOWERS_LABELS, jpeg_bytes
 
@@ -83,7 +84,7 @@ def test_split_equals_tfds_split_of_the_same_archive(flower_archive, tmp_path, m
     ]
 
     train, validation, class_names, summary = split_dataset(
-        _load("archive", flower_archive), TFDS_SPLIT
+        _load("archive", flower_archive), SplitParams(**TFDS_SPLIT)
     )
     ours = [
         [(int(label), bytes(image)) for label, image in zip(part["label"], part["image"])]
@@ -145,7 +146,7 @@ def test_other_classes_are_labelled_in_sorted_order(make_archive):
     photos = _load("archive", make_archive("pets.zip", members))
     labels = dict(zip(photos["class_name"], photos["label"]))
     assert labels == {"birds": 0, "cats": 1, "dogs": 2}
-    train, validation, class_names, _ = split_dataset(photos, TFDS_SPLIT)
+    train, validation, class_names, _ = split_dataset(photos, SplitParams(**TFDS_SPLIT))
     assert class_names == ["birds", "cats", "dogs"]
     assert (len(train), len(validation)) == (8, 1)  # 8.1 -> 8
 

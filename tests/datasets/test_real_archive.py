@@ -20,10 +20,11 @@ import pytest
 import simplejpeg
 
 from fixres_kedro.datasets import ImageSourceDataset
-from fixres_kedro.fixres.input_pipeline import InputPipeline
+from fixres_kedro.fixres.preprocessing import InputPipeline
 from fixres_kedro.fixres.photos import decode_photo, decode_photos
 from fixres_kedro.fixres.tfds_order import tfds_hash
 from fixres_kedro.pipelines.data.nodes import split_dataset
+from fixres_kedro.parameters import SplitParams
 
 from .conftest import TF_FLOWERS_LABELS
 
@@ -50,7 +51,7 @@ def photos():
 
 @pytest.fixture(scope="module")
 def split(photos):
-    return split_dataset(photos, SPLIT)
+    return split_dataset(photos, SplitParams(**SPLIT))
 
 
 def test_all_photos_are_read(photos):
@@ -108,7 +109,7 @@ def test_every_class_is_in_both_parts(split):
 
 def test_loading_and_splitting_again_gives_the_same_order(split):
     train, validation, class_names, summary = split
-    again_train, again_validation, again_names, again_summary = split_dataset(_load(), SPLIT)
+    again_train, again_validation, again_names, again_summary = split_dataset(_load(), SplitParams(**SPLIT))
     assert list(again_train["key"]) == list(train["key"])
     assert list(again_validation["key"]) == list(validation["key"])
     assert list(again_train["label"]) == list(train["label"])

@@ -170,8 +170,9 @@ def test_interleave_order_is_tf_data_interleave(lengths, cycle_length, block_len
 @pytest.fixture(scope="module")
 def split(photos):
     from fixres_kedro.pipelines.data.nodes import split_dataset  # noqa: PLC0415
+    from fixres_kedro.parameters import SplitParams  # noqa: PLC0415
 
-    train, validation, _, _ = split_dataset(photos, {"train": "train[:90%]", "validation": "train[90%:]"})
+    train, validation, _, _ = split_dataset(photos, SplitParams(**{"train": "train[:90%]", "validation": "train[90%:]"}))
     return {"train[:90%]": train, "train[90%:]": validation}
 
 
@@ -193,13 +194,14 @@ def test_the_projects_split_is_tfds_split_in_tfds_order(builder, split, spec):
 def test_shuffle_batches_makes_the_examples_batches(builder, split):
     """``shuffle: batches``: the same 32 photos in each of the example's 104 batches
     (``tfds.load(...).batch(32)``; only the order of the batches is shuffled)."""
-    from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline  # noqa: PLC0415
+    from fixres_kedro.fixres.dataset import ImageBatches  # noqa: PLC0415
+    from fixres_kedro.fixres.preprocessing import InputPipeline  # noqa: PLC0415
 
     train = split["train[:90%]"]
     theirs = _tfds_examples(builder, "train[:90%]")
     example_batches = {frozenset(theirs[i : i + 32]) for i in range(0, len(theirs), 32)}
     pipeline = InputPipeline(name="initial", recipe="initial", image_size=32, batch_size=32,
-                             shuffle="batches", workers=1)
+                             shuffle="batches")
     placeholders = [None] * len(train)  # the composition does not need pixels
     batches = ImageBatches(placeholders, train["label"].to_numpy(), pipeline, train=True)
     keyed = list(zip(train["label"].astype(int), train["sha256"]))

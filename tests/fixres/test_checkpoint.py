@@ -24,8 +24,9 @@ SCRIPT = textwrap.dedent(
     from fixres_kedro.fixres.compilation_cache import enable_compilation_cache
     if os.environ.get("FIXRES_COMPILATION_CACHE"):  # the test session's (tests/conftest.py)
         enable_compilation_cache(os.environ["FIXRES_COMPILATION_CACHE"])
-    from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
-    from fixres_kedro.fixres.model import train_and_evaluate
+    from fixres_kedro.fixres.dataset import ImageBatches
+    from fixres_kedro.fixres.preprocessing import InputPipeline
+    from fixres_kedro.fixres.training import train_and_evaluate
 
     checkpoint_dir, output, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
     count, batch_size = int(sys.argv[4]), int(sys.argv[5])
@@ -50,14 +51,15 @@ SCRIPT = textwrap.dedent(
     x = keras.layers.BatchNormalization()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
-    pipeline = InputPipeline(name="tiny", recipe="initial", image_size=16, batch_size=batch_size, workers=2)
+    pipeline = InputPipeline(name="tiny", recipe="initial", image_size=16, batch_size=batch_size)
+    saver = checkpoint.TrainingCheckpoint(checkpoint_dir, "tiny")
     history = train_and_evaluate(
         model, ImageBatches(images, labels, pipeline, train=True),
         ImageBatches(images, labels, pipeline, train=False),
         epochs=6, learning_rate=1e-2, verbose=0,
-        checkpoint=checkpoint.TrainingCheckpoint(checkpoint_dir, "tiny"),
+        checkpoint=saver,
     )
-    checkpoint.finish(model)  # what the project's hook does once the model is saved
+    saver.finish()  # what the project's hook does once the model is saved
     np.savez(output, *[keras.ops.convert_to_numpy(w) for w in model.weights])
     with open(output + ".json", "w") as f:
         import json; json.dump(history, f)
@@ -124,8 +126,9 @@ def test_a_checkpoint_of_other_parameters_is_not_resumed(tmp_path):
         model = keras.Sequential([keras.layers.Input((2,)), keras.layers.Dense(1)])
         model.compile(optimizer="adam", loss="mse")
         saver = checkpoint.TrainingCheckpoint(tmp_path, key=key)
-        model.fit(np.ones((4, 2)), np.ones(4), epochs=epochs, verbose=0, callbacks=[saver])
-        checkpoint.release_locks()
+        done = saver.restore(model)
+        model.fit(np.ones((4, 2)), np.ones(4), epochs=epochs, initial_epoch=done, verbose=0, callbacks=[saver])
+        saver.release()
         return saver
 
     assert fit("a", 1).resumed_from == 0

@@ -21,8 +21,9 @@ import pytest
 
 from fixres_kedro.errors import InvalidParameterError
 from fixres_kedro.fixres import distribute
-from fixres_kedro.fixres.distribute import data_parallel, worker_number
-from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
+from fixres_kedro.fixres.distribute import data_parallel
+from fixres_kedro.fixres.dataset import ImageBatches
+from fixres_kedro.fixres.preprocessing import InputPipeline
 
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
@@ -41,14 +42,16 @@ TWO_DEVICES = textwrap.dedent(
     from fixres_kedro.fixres.compilation_cache import enable_compilation_cache
     if os.environ.get("FIXRES_COMPILATION_CACHE"):  # the test session's (tests/conftest.py)
         enable_compilation_cache(os.environ["FIXRES_COMPILATION_CACHE"])
-    from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
-    from fixres_kedro.fixres.model import prepare_finetune, train_and_evaluate
+    from fixres_kedro.fixres.dataset import ImageBatches
+    from fixres_kedro.fixres.preprocessing import InputPipeline
+    from fixres_kedro.fixres.model import prepare_finetune
+    from fixres_kedro.fixres.training import train_and_evaluate
 
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (int(rng.integers(20, 40)), int(rng.integers(20, 40)), 3), dtype=np.uint8)
               for _ in range(32)]
     labels = np.arange(32) % 3
-    pipeline = InputPipeline(name="tiny", recipe="initial", image_size=16, batch_size=8, workers=2)
+    pipeline = InputPipeline(name="tiny", recipe="initial", image_size=16, batch_size=8)
 
     def tiny_model():
         keras.utils.set_random_seed(0)
@@ -119,7 +122,7 @@ def _images(count: int) -> list[np.ndarray]:
 
 
 def _pipeline(**kwargs) -> InputPipeline:
-    return InputPipeline(name="tiny", recipe="initial", image_size=8, batch_size=8, workers=1, **kwargs)
+    return InputPipeline(name="tiny", recipe="initial", image_size=8, batch_size=8, **kwargs)
 
 
 def test_training_batches_drop_the_remainder_to_a_multiple_of_the_devices():
@@ -156,39 +159,6 @@ def test_process_shares_put_together_make_the_whole_batch(train):
 def test_a_batch_that_does_not_divide_by_the_devices_is_refused():
     with pytest.raises(InvalidParameterError, match=r"tiny.dataset.batch_size \(8\) must divide by the 3 devices"):
         ImageBatches(_images(4), np.zeros(4), _pipeline(), train=True, batch_multiple=3)
-
-
-def _worker_number() -> int | None:
-    return worker_number()
-
-
-def test_parallel_runner_workers_get_one_gpu_each_and_no_preallocation(monkeypatch):
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        assert isinstance(pool.submit(_worker_number).result(), int)
-    assert distribute.worker_number() is None
-    assert distribute.pin_worker_to_accelerator(gpus=4) == {}  # not a worker: left alone
-
-    for key in ("CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_PREALLOCATE", "TF_FORCE_GPU_ALLOW_GROWTH",
-                "XLA_PYTHON_CLIENT_MEM_FRACTION"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("FIXRES_PARALLEL_WORKERS", "3")
-    seen = []
-    for number in (1, 2, 3):  # three workers sharing two GPUs
-        monkeypatch.setattr(distribute, "worker_number", lambda number=number: number)
-        monkeypatch.setattr(distribute.pin_worker_to_accelerator, "_pid", None, raising=False)
-        settings = distribute.pin_worker_to_accelerator(gpus=2)
-        seen.append(settings["CUDA_VISIBLE_DEVICES"])
-        assert settings["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
-        assert settings["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
-        assert settings["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.450"  # 3 workers, 2 per GPU at most
-        monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-        monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION")
-    assert seen == ["0", "1", "0"]
-    monkeypatch.setattr(distribute.pin_worker_to_accelerator, "_pid", None, raising=False)
-    assert distribute.pin_worker_to_accelerator(gpus=0) == {}  # no GPU: nothing to pin
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5")
-    monkeypatch.setattr(distribute.pin_worker_to_accelerator, "_pid", None, raising=False)
-    assert distribute.pin_worker_to_accelerator(gpus=2) == {}  # the user's choice wins
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's multi-worker set-up")

@@ -11,8 +11,9 @@ import keras
 import numpy as np
 import pytest
 
-from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
-from fixres_kedro.fixres.model import train_and_evaluate
+from fixres_kedro.fixres.dataset import ImageBatches
+from fixres_kedro.fixres.preprocessing import InputPipeline
+from fixres_kedro.fixres.training import train_and_evaluate
 
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
@@ -56,10 +57,10 @@ def _served_order(recipe: str, shuffle: str, epochs: int = EPOCHS) -> np.ndarray
     images = [np.full((9 + i % 5, 11 + i % 3, 3), i, np.uint8) for i in range(N_IMAGES)]
     labels = np.arange(N_IMAGES) % 2
     pipeline = InputPipeline(name="order", recipe=recipe, image_size=8, batch_size=BATCH,
-                             train_image_size=8, shuffle=shuffle, workers=2)
+                             train_image_size=8, shuffle=shuffle)
     model, recorder = _recording_model(N_IMAGES * epochs)
     train_and_evaluate(
-        model, ImageBatches(images, labels, pipeline, train=True),
+        model, ImageBatches(images, labels, pipeline, train=True, workers=2),
         ImageBatches(images, labels, pipeline, train=False),
         epochs=epochs, learning_rate=1e-3, verbose=0,
     )
@@ -70,7 +71,7 @@ def _served_order(recipe: str, shuffle: str, epochs: int = EPOCHS) -> np.ndarray
 
 def _expected_order(recipe: str, shuffle: str, epochs: int = EPOCHS) -> np.ndarray:
     pipeline = InputPipeline(name="order", recipe=recipe, image_size=8, batch_size=BATCH,
-                             train_image_size=8, shuffle=shuffle, workers=2)
+                             train_image_size=8, shuffle=shuffle)
     images = [np.zeros((2, 2, 3), np.uint8)] * N_IMAGES
     batches = ImageBatches(images, np.zeros(N_IMAGES), pipeline, train=True)
     orders = []

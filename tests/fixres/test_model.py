@@ -7,19 +7,19 @@ import keras
 import numpy as np
 import pytest
 
-from fixres_kedro.fixres.checkpoint import TrainingCheckpoint, finish
-from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
+from fixres_kedro.fixres.backbones import min_image_size
+from fixres_kedro.fixres.checkpoint import TrainingCheckpoint
+from fixres_kedro.fixres.dataset import ImageBatches
 from fixres_kedro.fixres.model import (
     backbone_of,
-    evaluate,
     freeze_all_but_post_bn,
     get_training_model,
-    min_image_size,
     prepare_finetune,
     reestimate_bn_statistics,
-    train_and_evaluate,
     trainable_layer_names,
 )
+from fixres_kedro.fixres.preprocessing import InputPipeline
+from fixres_kedro.fixres.training import evaluate, train_and_evaluate
 
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
@@ -42,7 +42,8 @@ def test_the_model_is_the_examples_resnet50v2(resnet):
     np.testing.assert_allclose(rescale(np.array([[0.0, 127.5, 255.0]])), [[-1.0, 0.0, 1.0]])
 
 
-def test_freezing_leaves_exactly_post_bn_and_the_classifier_trainable(resnet):
+def test_freezing_leaves_exactly_post_bn_and_the_classifier_trainable():
+    resnet = get_training_model(CLASSES)  # its own: freezing changes the model
     freeze_all_but_post_bn(resnet)
     assert trainable_layer_names(resnet) == ["resnet50v2/post_bn", "classifier"]
     trainable = {weight.path for weight in resnet.trainable_weights}
@@ -92,7 +93,7 @@ def _images(count: int, seed: int = 1) -> list[np.ndarray]:
 
 def test_bn_statistics_are_the_exact_moments_of_post_bn_inputs():
     model = get_training_model(CLASSES, "tiny")
-    pipeline = InputPipeline(name="t", recipe="initial", image_size=32, batch_size=4, workers=1)
+    pipeline = InputPipeline(name="t", recipe="initial", image_size=32, batch_size=4)
     batches = ImageBatches(_images(6), np.zeros(6, int), pipeline, train=False)
     reestimate_bn_statistics(model, batches)
     backbone = backbone_of(model)
@@ -114,7 +115,7 @@ def test_evaluate_counts_correct_predictions():
     model.layers[-1].set_weights([np.array([[-1.0, 1.0]] * 3) / 10, np.array([12.75, -12.75])])
     images = [np.full((8, 8, 3), value, np.uint8) for value in (10, 20, 200, 250, 30)]
     labels = np.array([0, 0, 1, 1, 1])  # the last one is wrong
-    pipeline = InputPipeline(name="t", recipe="initial", image_size=8, batch_size=2, workers=1)
+    pipeline = InputPipeline(name="t", recipe="initial", image_size=8, batch_size=2)
     results = evaluate(model, ImageBatches(images, labels, pipeline, train=False))
     assert results["top1"] == pytest.approx(0.8)
     probabilities = model.predict(np.stack(images).astype("float32"), verbose=0)
@@ -124,7 +125,7 @@ def test_evaluate_counts_correct_predictions():
 
 def test_training_records_every_epoch_with_its_wall_time(tmp_path, caplog):
     model = get_training_model(3, "tiny", seed=0)
-    pipeline = InputPipeline(name="tiny", recipe="initial", image_size=16, batch_size=4, workers=1)
+    pipeline = InputPipeline(name="tiny", recipe="initial", image_size=16, batch_size=4)
     images, labels = _images(10), np.arange(10) % 3
     checkpoint = TrainingCheckpoint(tmp_path / "run", "key")
     with caplog.at_level("INFO", logger="fixres_kedro"):
@@ -142,6 +143,9 @@ def test_training_records_every_epoch_with_its_wall_time(tmp_path, caplog):
     assert history["images_per_second"] == pytest.approx(20 / history["train_seconds"])
     lines = [r.getMessage() for r in caplog.records if " epoch " in r.getMessage()]
     assert len(lines) == 2 and lines[1].startswith("tiny epoch 2/2: loss ")
+    assert history["top1"] == logs["val_accuracy"][-1] and history["loss"] == logs["val_loss"][-1]
+    assert any("top-1 accuracy on the validation set" in r.getMessage() for r in caplog.records)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["epoch-0002", "lock"]
-    assert finish(model)  # what the project's hook does once the model is saved
+    checkpoint.finish()  # what the project's hook does once the model is saved
+    assert not (tmp_path / "run").exists()
     assert not (tmp_path / "run").exists()

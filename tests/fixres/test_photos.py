@@ -23,6 +23,7 @@ import pytest
 import simplejpeg
 from PIL import Image
 
+from fixres_kedro.fixres import photos
 from fixres_kedro.fixres.errors import UnreadablePhotoError
 from fixres_kedro.fixres.photos import (
     MAX_DECODE_SIDE,
@@ -30,7 +31,9 @@ from fixres_kedro.fixres.photos import (
     check_photo,
     decode_photo,
     decode_photos,
+    default_workers,
     photo_signature,
+    share_cores,
 )
 
 WIDTH, HEIGHT = 22, 15  # not a whole number of 16x16 MCUs: the edges are upsampled too
@@ -550,3 +553,17 @@ def test_photo_signature():
     Image.new("RGB", (2, 2)).save(gif, "GIF")
     for other in (gif.getvalue(), b"", b"\xff\xd8", bytes(8), b"<html>", b"\x89PNG"):
         assert photo_signature(other[:SIGNATURE_BYTES]) is None
+
+
+def test_default_workers_divides_the_cores_among_the_processes_sharing_them(monkeypatch):
+    monkeypatch.setattr(photos, "usable_cores", lambda: 8)
+    assert default_workers() == 8
+    assert default_workers(3) == 2
+    assert default_workers(16) == 1  # never none
+    try:
+        share_cores(4)  # a pool of four worker processes: each takes its part by default
+        assert default_workers() == 2
+        assert default_workers(1) == 8
+    finally:
+        share_cores(1)
+    assert default_workers() == 8

@@ -313,7 +313,7 @@ def test_crop_slices_the_box():
 
 def test_finetune_geometry_matches_tf(tf):
     keras = pytest.importorskip("keras")
-    from fixres_kedro.fixres.input_pipeline import InputPipeline
+    from fixres_kedro.fixres.preprocessing import InputPipeline
 
     pipeline = InputPipeline(name="finetune", recipe="finetune", image_size=224, train_image_size=128)
     assert pipeline.resize_size == 392
@@ -338,7 +338,7 @@ def test_finetune_geometry_matches_tf(tf):
 
 
 def test_initial_recipe_matches_tf(tf):
-    from fixres_kedro.fixres.input_pipeline import InputPipeline
+    from fixres_kedro.fixres.preprocessing import InputPipeline
 
     pipeline = InputPipeline(name="initial", recipe="initial", image_size=128)
     image = np.random.default_rng(1).integers(0, 256, (333, 500, 3), dtype=np.uint8)

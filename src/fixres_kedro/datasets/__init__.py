@@ -8,17 +8,18 @@ from fixres_kedro.datasets.atomic import (
     ParquetDataset,
     SplitDataset,
     TextDataset,
+    TypedJSONDataset,
 )
 from fixres_kedro.datasets.decoded_split import DecodedSplitDataset
 from fixres_kedro.datasets.figure import FigureDataset
 from fixres_kedro.datasets.image_source import ImageSourceDataset
 from fixres_kedro.datasets.keras_model import KerasModelDataset
-from fixres_kedro.datasets.local_folder import LocalFolder
+from fixres_kedro.datasets.local_folder import CheckpointFolder, LocalFolder
 from fixres_kedro.datasets.report_folder import ReportFolder
+from fixres_kedro.datasets.run_provenance import RunProvenanceDataset
 
 __all__ = [
-    "CSVDataset", "DecodedSplitDataset", "FigureDataset",
+    "CSVDataset", "CheckpointFolder", "DecodedSplitDataset", "FigureDataset",
     "ImageSourceDataset", "JSONDataset", "KerasModelDataset", "LocalFolder", "ParquetDataset",
-    "ReportFolder",
-    "SplitDataset", "TextDataset",
+    "ReportFolder", "RunProvenanceDataset", "SplitDataset", "TextDataset", "TypedJSONDataset",
 ]

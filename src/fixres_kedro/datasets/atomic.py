@@ -18,18 +18,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io.core import get_filepath_str
+from pydantic import BaseModel, ValidationError
 from kedro_datasets.json import JSONDataset as _JSONDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.text import TextDataset as _TextDataset
 
-from fixres_kedro.fixres.errors import DiskFullError
+from fixres_kedro.fixres.errors import DamagedFileError, DiskFullError
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -124,9 +126,40 @@ class AtomicSave:
     def _before_rename(self, partial: str, target: str) -> None:
         """Called with the written partial file, before it becomes ``target``."""
 
+    def saved_path(self) -> Path | None:
+        """The local file of the newest version (None on another file system)."""
+        if self._protocol != "file":  # type: ignore[attr-defined]
+            return None
+        return Path(get_filepath_str(self._get_load_path(), "file"))  # type: ignore[attr-defined]
+
 
 class JSONDataset(AtomicSave, _JSONDataset):
     """``json.JSONDataset`` with atomic saves."""
+
+
+class TypedJSONDataset(JSONDataset):
+    """A JSON file holding one pydantic model (``schema``: its import path, such as
+    ``fixres_kedro.metrics.Metrics``): saved from an instance, loaded as one. A file that is
+    not one says so in one line naming it."""
+
+    def __init__(self, *, schema: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        module, _, name = schema.rpartition(".")
+        self._schema: type[BaseModel] = getattr(importlib.import_module(module), name)
+
+    def save(self, data: BaseModel) -> None:
+        super().save(data.model_dump(mode="json"))
+
+    def load(self) -> BaseModel:
+        raw = super().load()
+        try:
+            return self._schema.model_validate(raw)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            where = ".".join(map(str, first["loc"])) or "its content"
+            raise DamagedFileError(
+                f"{self._get_load_path()} is not a {self._schema.__name__} file ({where}: {first['msg']})"
+            ) from None
 
 
 class CSVDataset(AtomicSave, _CSVDataset):
@@ -170,6 +203,10 @@ class SplitDataset(ParquetDataset):
     and, where the file's does not match or is missing, each photo's (the ``sha256`` column
     ``split_dataset`` adds) when it reads.
     """
+
+    def recorded_digest(self) -> str | None:
+        """The SHA-256 recorded beside the file (None without one)."""
+        return recorded_digest(self._filepath) if self._protocol == "file" else None  # type: ignore[attr-defined]
 
     def _before_rename(self, partial: str, target: str) -> None:
         if self._protocol != "file":  # type: ignore[attr-defined]

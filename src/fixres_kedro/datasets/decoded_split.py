@@ -50,6 +50,7 @@ from fixres_kedro.datasets.atomic import DIGEST_SUFFIX, file_digest, recorded_di
 from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.errors import DamagedFileError, FixResError, UnreadablePhotoError, one_line
 from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photos
+from fixres_kedro.workers import photo_threads
 
 IMAGE_COLUMN = "image"
 DIGEST_COLUMN = "sha256"  # of each photo's bytes (split_dataset)
@@ -117,6 +118,11 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         self._workers = workers
         self._batch_rows = batch_rows
         self.metadata = metadata
+
+    def recorded_digest(self) -> str | None:
+        """The SHA-256 recorded beside the split's file (None without one): what
+        identifies the split a result was computed from."""
+        return recorded_digest(self._filepath)
 
     def _describe(self) -> dict[str, Any]:
         return {
@@ -203,7 +209,7 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
                 _check_rows(path, start, encoded, batch.column(DIGEST_COLUMN).to_pylist())
             try:
                 images.extend(decode_photos(
-                    encoded, self._workers,
+                    encoded, self._workers or photo_threads(),
                     lambda index, start=start: f"photo {start + index} of the split {path} ({count} photos)",
                 ))
             except UnreadablePhotoError as error:  # the source's load skips these: stale?

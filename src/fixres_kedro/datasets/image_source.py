@@ -69,10 +69,10 @@ from fixres_kedro.fixres.photos import (
     MAX_DECODE_SIDE,
     SIGNATURE_BYTES,
     check_photo,
-    default_workers,
     photo_signature,
 )
 from fixres_kedro.fixres.tfds_order import tfds_order
+from fixres_kedro.workers import photo_threads
 
 logger = logging.getLogger(__name__)
 
@@ -444,7 +444,7 @@ def _read_and_check(
     folders: set[str] = set()
     skipped: dict[str, str] = {}
     checks: dict[str, Future | tuple] = {}
-    pool = ThreadPoolExecutor(default_workers(), thread_name_prefix="check_photo")
+    pool = ThreadPoolExecutor(photo_threads(), thread_name_prefix="check_photo")
     try:
         for entry in entries:
             name = entry.name

@@ -34,7 +34,10 @@ class KerasModelDataset(VersionedFile):
     """
 
     def load(self) -> Any:
-        import keras  # noqa: PLC0415 - keep catalog creation free of backend start-up
+        from fixres_kedro import start_backend  # noqa: PLC0415 - keep catalog creation free of it
+
+        start_backend()
+        import keras  # noqa: PLC0415
 
         path = self._load_path()
         with tempfile.TemporaryDirectory() as tmp:
@@ -60,6 +63,9 @@ class KerasModelDataset(VersionedFile):
         return [PurePosixPath(found).parent.name for found in self._fs.glob(pattern)]
 
     def save(self, data: Any) -> None:
+        from fixres_kedro import start_backend  # noqa: PLC0415
+
+        start_backend()
         import keras  # noqa: PLC0415
 
         if not isinstance(data, keras.Model):

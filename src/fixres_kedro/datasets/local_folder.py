@@ -1,10 +1,8 @@
 """``LocalFolder``: a working folder of the project, loaded as its path.
 
-Training runs keep their resume checkpoints in one (``training_checkpoints``); the
-backends keep compiled programs in another (``compilation_cache``). Loading the dataset
-gives the folder's absolute path (the catalog resolves ``filepath`` against the project
-root), which the nodes and hooks hand to the code that writes there. It is never saved
-to: what is in it is not a result of the run.
+The backends keep compiled programs in one (``compilation_cache``), the trainings their
+resume checkpoints in another (``training_checkpoints``, a ``CheckpointFolder``). Never
+saved to: what is in them is not a result of the run.
 """
 
 from __future__ import annotations
@@ -33,3 +31,16 @@ class LocalFolder(AbstractDataset[None, str]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
+
+
+class CheckpointFolder(LocalFolder):
+    """The folder of the trainings' resume checkpoints; ``load`` returns a
+    ``fixres.checkpoint.Checkpoints`` there, which ``CheckpointHook`` cleans up after."""
+
+    def load(self) -> Any:
+        from fixres_kedro import start_backend  # noqa: PLC0415
+
+        start_backend()  # the checkpoints hold Keras variables
+        from fixres_kedro.fixres.checkpoint import Checkpoints  # noqa: PLC0415
+
+        return Checkpoints(self._filepath)

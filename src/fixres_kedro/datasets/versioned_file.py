@@ -6,7 +6,7 @@ subclasses say how to save and load it (``KerasModelDataset``, ``FigureDataset``
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import fsspec
@@ -44,6 +44,10 @@ class VersionedFile(AbstractVersionedDataset):
     def _load_path(self) -> str:
         """The file to load: the newest version, unless one was asked for."""
         return get_filepath_str(self._get_load_path(), self._protocol)
+
+    def saved_path(self) -> Path | None:
+        """The local file of the newest version (None on another file system)."""
+        return Path(self._load_path()) if self._protocol == "file" else None
 
     def _save_path(self) -> str:
         """The file this save writes (a new version's, when versioned)."""

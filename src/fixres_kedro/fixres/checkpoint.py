@@ -1,39 +1,21 @@
-"""Resume a training run after its last completed epoch: ``TrainingCheckpoint``.
+"""Resume a training after its last completed epoch: ``TrainingCheckpoint``.
 
-``TrainingCheckpoint`` is a Keras callback shaped like ``keras.callbacks.BackupAndRestore``:
-when training begins it restores the run's newest checkpoint, if there is one, and makes
-``fit`` continue after that epoch; after every epoch it saves a new one. It also keeps the
-run's history (every epoch's logs and wall time, continued across resumptions), which the
-training node returns. The input pipelines draw every batch from ``(seed, epoch, index)``,
-so a resumed run sees the batches an uninterrupted one would, and ends with its weights.
+A Keras callback shaped like ``keras.callbacks.BackupAndRestore``: ``restore`` loads the
+newest checkpoint of its folder before ``fit`` (whose ``initial_epoch`` it returns), and
+every epoch saves a new one. Batches are drawn from ``(seed, epoch, index)``, so a resumed
+training sees the batches an uninterrupted one would, and ends with its weights.
 
-A run's folder (``directory``, one per run and fingerprint of what it trains):
+A training's folder holds ``lock`` (``fcntl.flock``, held by the process training it until
+its model is stored: a second process stops with ``CheckpointInUseError``) and
+``epoch-NNNN/`` (``weights.bin``, ``state.json`` with SHA-256 digests of both), written as
+``.partial-epoch-NNNN/`` and renamed in one step. A damaged one is set aside as
+``damaged-epoch-NNNN-<time>/`` with one warning. Variables are copied off the device on
+the training thread and written by a background thread while the next epoch trains.
 
-* ``lock``: held (``fcntl.flock``) by the process training the run, from the start of
-  ``fit`` until the trained model is safely stored (``finish``) or the process ends. A
-  second process that finds it held stops with ``CheckpointInUseError`` naming the
-  holder (its pid, host, command and start time), rather than resuming from, or deleting,
-  a checkpoint another run is writing.
-* ``epoch-0003/``: the newest complete checkpoint. It holds ``weights.bin`` (the model's
-  and the optimizer's variables, raw, one after the other) and ``state.json`` (the epochs
-  done, the history, the fingerprint, the variables' names, shapes and offsets, and a
-  SHA-256 of ``weights.bin`` and of the state itself). It is written as
-  ``.partial-epoch-0003/`` and renamed in one step, so weights and state never mismatch:
-  a run killed while writing leaves the previous epoch's checkpoint.
-* ``damaged-epoch-0002-<time>/``: a checkpoint that failed its integrity check when
-  restored, set aside (not deleted) with one warning; the run starts afresh.
-
-Saving is cheap on the training thread: the variables are copied to host memory there
-(one transfer per variable), and written and hashed by a background thread while the
-next epoch trains. Each epoch's ``epoch_seconds`` is its wall time including that copy
-and any wait for the previous write; ``checkpoint_seconds`` is the part spent on the
-checkpoint. A full disk stops the run with a ``DiskFullError`` naming the path and the
-space needed, and leaves no partial files.
-
-The checkpoint outlives ``fit``: the trained model must first be stored somewhere safe.
-``finish(model)`` (called by the project's hook once the model's version is saved)
-removes it and releases the lock; ``release_locks()`` releases every lock this process
-holds without removing anything (a failed run).
+The checkpoint outlives ``fit``: ``finish`` removes it once the trained model is stored
+elsewhere, ``release`` lets go of the lock and keeps it (a failed run). ``Checkpoints``
+is the folder of every training's checkpoint, and remembers the trainings it opened until
+they are finished or released.
 """
 
 from __future__ import annotations
@@ -49,7 +31,6 @@ import socket
 import sys
 import threading
 import time
-import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,35 +204,7 @@ def set_aside(path: Path, reason: str) -> Path:
     return target
 
 
-# --- the lock ----------------------------------------------------------------------------
-
-_HELD: dict[Path, int] = {}  # run folder -> file descriptor holding its lock
-_HELD_LOCK = threading.Lock()
-
-
-def acquire_lock(directory: Path) -> None:
-    """Hold ``directory``'s lock for this process (again: nothing to do).
-
-    Raises ``CheckpointInUseError`` when another process holds it.
-    """
-    directory = directory.resolve()
-    with _HELD_LOCK:
-        if directory in _HELD or fcntl is None:
-            return
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace")
-            os.close(fd)
-            raise CheckpointInUseError(directory, _describe_holder(holder)) from None
-        holder = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)),
-                  "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder).encode(), 0)
-        _HELD[directory] = fd
+# --- the lock and the callback ---------------------------------------------------------
 
 
 def _describe_holder(text: str) -> str:
@@ -263,48 +216,14 @@ def _describe_holder(text: str) -> str:
         return "another process"
 
 
-def release_lock(directory: Path) -> None:
-    """Let go of ``directory``'s lock if this process holds it."""
-    with _HELD_LOCK:
-        fd = _HELD.pop(directory.resolve(), None)
-    if fd is not None:
-        os.close(fd)  # closing the descriptor releases the flock
-
-
-def release_locks() -> None:
-    """Let go of every checkpoint lock this process holds (checkpoints are kept)."""
-    for directory in list(_HELD):
-        release_lock(directory)
-
-
-# --- the callback ------------------------------------------------------------------------
-
-_PENDING: weakref.WeakKeyDictionary[keras.Model, Path] = weakref.WeakKeyDictionary()
-
-
-def finish(model: keras.Model) -> bool:
-    """Remove the checkpoint of ``model``'s training now that the model is stored.
-
-    Returns whether there was one. Call it only once the trained model is safe (its
-    version written): until then a rerun resumes from the checkpoint instead of
-    training again.
-    """
-    directory = _PENDING.pop(model, None)
-    if directory is None:
-        return False
-    shutil.rmtree(directory, ignore_errors=True)
-    release_lock(directory)
-    return True
-
-
 class TrainingCheckpoint(keras.callbacks.Callback):
-    """Restore at the start of ``fit``, save after every epoch; keep the history.
+    """Restore before ``fit``, save after every epoch; keep the history.
 
     ``directory`` None keeps only the history (no files). ``key`` is the fingerprint of
-    what is trained: a checkpoint with another key is not resumed (it is left alone
-    with a warning). Attributes after ``fit``: ``history`` (per-epoch logs, with
-    ``epoch_seconds`` and ``checkpoint_seconds``), ``train_seconds`` (their sum of
-    ``epoch_seconds``, across resumptions) and ``resumed_from`` (epochs restored).
+    what is trained: a checkpoint with another key is not resumed (it is left alone with
+    a warning). After ``fit``: ``history`` (per-epoch logs, with ``epoch_seconds`` and
+    ``checkpoint_seconds``), ``train_seconds`` (their sum of ``epoch_seconds``, across
+    resumptions) and ``resumed_from`` (the epochs restored).
     """
 
     def __init__(self, directory: str | Path | None, key: str = "") -> None:
@@ -314,43 +233,80 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {}
         self.train_seconds = 0.0
         self.resumed_from = 0
+        self._lock: int | None = None  # the descriptor holding the folder's flock
         self._writer: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
         self._epoch_start = 0.0
 
+    # the lock
+    def acquire(self) -> None:
+        """Hold the folder's lock (again: nothing to do); ``CheckpointInUseError`` when
+        another process holds it."""
+        if self._lock is not None or self.directory is None or fcntl is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace")
+            os.close(fd)
+            raise CheckpointInUseError(self.directory, _describe_holder(holder)) from None
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)),
+                  "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        self._lock = fd
+
+    def release(self) -> None:
+        """Let go of the lock; the checkpoint stays for the next run to resume."""
+        fd, self._lock = self._lock, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def finish(self) -> None:
+        """Remove the checkpoint and release the lock: the trained model is stored."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        self.release()
+
     # restore
-    def on_train_begin(self, logs: dict | None = None) -> None:
+    def restore(self, model: keras.Model) -> int:
+        """Load the newest checkpoint of this training into ``model`` (compiled: the
+        optimizer's state is restored too) and return the epochs it had done: ``fit``'s
+        ``initial_epoch``. 0 when there is none to resume."""
         self.history, self.train_seconds, self.resumed_from = {}, 0.0, 0
         if self.directory is None:
-            return
-        acquire_lock(self.directory)
+            return 0
+        self.acquire()
         newest = newest_checkpoint(self.directory)
         if newest is None:
-            return
+            return 0
         try:
             state, saved = read_checkpoint(newest)
         except DamagedCheckpoint as error:
             set_aside(newest, str(error))
-            return
+            return 0
         if state.get("key") != self.key:
             logger.warning("Not resuming from %s: it belongs to other parameters or data; "
                            "starting afresh", newest)
-            return
+            return 0
         # Matched by position and shape: the fingerprint already says it is this model
         # (layer names may differ when Keras numbers unnamed layers in a process).
-        variables = _variables(self.model)
+        variables = _variables(model)
         if len(saved) != len(variables) or any(
             tuple(array.shape) != tuple(variable.shape) for array, variable in zip(saved, variables)
         ):
             set_aside(newest, "its variables are not this model's")
-            return
+            return 0
         for array, variable in zip(saved, variables):
             variable.assign(array)
         self.history = {name: list(values) for name, values in state["history"].items()}
         self.train_seconds = float(state["train_seconds"])
         self.resumed_from = int(state["epochs_done"])
-        self.model._initial_epoch = self.resumed_from  # as BackupAndRestore: fit starts there
         logger.info("Resuming from %s after epoch %d", self.directory, self.resumed_from)
+        return self.resumed_from
 
     # save
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -379,15 +335,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self.model._initial_epoch = None
         try:
             self._wait_for_write()
         finally:
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
                 self._writer = None
-        if self.directory is not None:
-            _PENDING[self.model] = self.directory
 
     def _wait_for_write(self) -> None:
         pending, self._pending = self._pending, None
@@ -395,3 +348,24 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             pending.result()
 
 
+class Checkpoints:
+    """The folder of every training's checkpoint (``root`` None: no files), and the
+    trainings each thread opened in it since it last asked (``take_open``)."""
+
+    def __init__(self, root: str | Path | None) -> None:
+        self.root = Path(root) if root is not None else None
+        self._open: dict[int, list[TrainingCheckpoint]] = {}
+        self._guard = threading.Lock()
+
+    def open(self, name: str, key: str) -> TrainingCheckpoint:
+        """The checkpoint of the training ``name`` of what ``key`` fingerprints."""
+        checkpoint = TrainingCheckpoint(self.root / f"{name}-{key}" if self.root else None, key)
+        with self._guard:
+            self._open.setdefault(threading.get_ident(), []).append(checkpoint)
+        return checkpoint
+
+    def take_open(self) -> list[TrainingCheckpoint]:
+        """The trainings this thread opened since its last call (a node and the hooks
+        around it run on one thread), no longer remembered here."""
+        with self._guard:
+            return self._open.pop(threading.get_ident(), [])

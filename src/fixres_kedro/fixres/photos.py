@@ -10,7 +10,8 @@ decodes here, and the input pipelines take what ``decode_photo`` returns: an RGB
 * ``photo_signature`` names the format of a file from its first bytes (JPEG or PNG), so
   that a photo source can refuse other files without reading them whole.
 * ``decode_photos`` decodes a list on a thread pool (``default_workers`` threads: one per
-  CPU core this process may use), naming the first photo that fails.
+  CPU core this process may use, shared with the processes ``share_cores`` names),
+  naming the first photo that fails.
 * ``DecodedCache`` keeps the last decoded splits of the process, so the three runs of one
   ``kedro run`` decode a split once.
 
@@ -60,26 +61,29 @@ def photo_signature(head: bytes) -> str | None:
     return None
 
 
-def default_workers() -> int:
-    """One thread per CPU core this process may use, the cores shared out between the
-    worker processes of a ``ParallelRunner`` (``parallel_workers``)."""
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // parallel_workers())
+        return os.cpu_count() or 1
 
 
-PARALLEL_WORKERS = "FIXRES_PARALLEL_WORKERS"
-"""How many worker processes share this host (set for ``ParallelRunner`` by the CLI)."""
+_sharing = {"processes": 1}  # processes that share this host's cores (share_cores)
 
 
-def parallel_workers() -> int:
-    """The worker processes sharing this host (1 when not in a ``ParallelRunner``)."""
-    try:
-        return max(1, int(os.environ.get(PARALLEL_WORKERS, "1")))
-    except ValueError:
-        return 1
+def share_cores(processes: int) -> None:
+    """Declare that ``processes`` processes share this host's cores, so that the thread
+    pools sized by ``default_workers`` take this one's part (the caller knows how many
+    processes it started; the core does not)."""
+    _sharing["processes"] = max(1, processes)
+
+
+def default_workers(processes: int | None = None) -> int:
+    """One thread per usable core, the cores divided among ``processes`` processes sharing
+    the host (by default as many as ``share_cores`` declared: 1 unless told)."""
+    sharing = _sharing["processes"] if processes is None else max(1, processes)
+    return max(1, usable_cores() // sharing)
 
 
 def open_photo(encoded: bytes) -> Image.Image:
@@ -359,3 +363,20 @@ class DecodedCache:
 
 # The train and the validation split of the current run.
 DECODED_SPLITS = DecodedCache(size=2)
+
+
+def decode_split(photos: Sequence[bytes] | Sequence[np.ndarray], workers: int = 0) -> list[np.ndarray]:
+    """A split's photos as decoded arrays.
+
+    Decoded photos (``numpy`` arrays, as the catalog's ``*_split@decoded`` entries load
+    them) are passed through, not copied; encoded ones (bytes) are decoded on ``workers``
+    threads (``decode_photos``). A photo that cannot be decoded
+    raises ``UnreadablePhotoError`` naming its position in the split.
+    """
+    decoded = [isinstance(photo, np.ndarray) for photo in photos]
+    if all(decoded):
+        return list(photos)
+    if any(decoded):
+        raise ValueError("a split's image column mixes decoded arrays and encoded bytes")
+    count = len(photos)
+    return decode_photos(photos, workers, lambda index: f"photo {index} of a split of {count}")

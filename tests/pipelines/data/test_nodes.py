@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from fixres_kedro.pipelines.data.nodes import split_dataset
+from fixres_kedro.parameters import SplitParams
 
 NAMES = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]  # tf_flowers' label order
 TFDS_SPLIT = {"train": "train[:90%]", "validation": "train[90%:]"}
@@ -32,7 +33,7 @@ def _counts(rows: pd.DataFrame) -> dict[str, int]:
 
 
 def test_sizes_and_contiguity(photos):
-    train, validation, class_names, summary = split_dataset(photos, TFDS_SPLIT)
+    train, validation, class_names, summary = split_dataset(photos, SplitParams(**TFDS_SPLIT))
 
     assert (len(train), len(validation)) == (45, 5)
     columns = list(photos.columns)
@@ -48,13 +49,13 @@ def test_sizes_and_contiguity(photos):
 
 
 def test_class_names_are_ordered_by_label(photos):
-    _, _, class_names, _ = split_dataset(photos, TFDS_SPLIT)
+    _, _, class_names, _ = split_dataset(photos, SplitParams(**TFDS_SPLIT))
     assert list(photos["class_name"].drop_duplicates()) != NAMES  # not first-seen order
     assert class_names == NAMES
 
 
 def test_summary_counts_per_class(photos):
-    train, validation, _, summary = split_dataset(photos, TFDS_SPLIT)
+    train, validation, _, summary = split_dataset(photos, SplitParams(**TFDS_SPLIT))
     assert summary["per_class"] == {"train": _counts(train), "validation": _counts(validation)}
     assert summary["per_class"]["train"] == {name: 9 for name in NAMES}
     assert summary["per_class"]["validation"] == {name: 1 for name in NAMES}
@@ -64,7 +65,7 @@ def test_summary_counts_per_class(photos):
 
 def test_max_examples_keep_the_first_of_each_part(photos):
     split = {**TFDS_SPLIT, "max_train_examples": 7, "max_validation_examples": 2}
-    train, validation, class_names, summary = split_dataset(photos, split)
+    train, validation, class_names, summary = split_dataset(photos, SplitParams(**split))
 
     assert list(train["key"]) == list(photos["key"][:7])
     assert list(validation["key"]) == list(photos["key"][45:47])
@@ -86,7 +87,7 @@ def test_max_examples_keep_the_first_of_each_part(photos):
     ],
 )
 def test_limits(photos, limits, sizes):
-    train, validation, _, summary = split_dataset(photos, {**TFDS_SPLIT, **limits})
+    train, validation, _, summary = split_dataset(photos, SplitParams(**{**TFDS_SPLIT, **limits}))
     assert (len(train), len(validation)) == sizes
     assert (summary["train"], summary["validation"]) == sizes
 
@@ -100,7 +101,7 @@ def test_limits(photos, limits, sizes):
     ],
 )
 def test_other_slices(photos, split, train_keys, validation_keys):
-    train, validation, _, summary = split_dataset(photos, split)
+    train, validation, _, summary = split_dataset(photos, SplitParams(**split))
     assert list(train["key"]) == list(photos["key"][train_keys])
     assert list(validation["key"]) == list(photos["key"][validation_keys])
     assert summary["slices"] == split
@@ -110,17 +111,17 @@ def test_rounding_follows_tfds():
     photos = pd.DataFrame(
         {"key": [f"daisy/{i}.jpg" for i in range(45)], "label": 0, "class_name": "daisy", "image": b""}
     )
-    train, validation, class_names, _ = split_dataset(photos, TFDS_SPLIT)
+    train, validation, class_names, _ = split_dataset(photos, SplitParams(**TFDS_SPLIT))
     assert (len(train), len(validation)) == (40, 5)  # 40.5 -> 40, as tfds rounds
     assert class_names == ["daisy"]
 
 
 def test_input_is_left_alone(photos):
     before = photos.copy()
-    split_dataset(photos, {**TFDS_SPLIT, "max_train_examples": 3})
+    split_dataset(photos, SplitParams(**{**TFDS_SPLIT, "max_train_examples": 3}))
     assert photos.equals(before)
 
 
-def test_bad_slice_is_refused(photos):
-    with pytest.raises(ValueError, match="train must be a tfds slice such as 'train\\[:90%\\]', got 'first 90%'"):
-        split_dataset(photos, {"train": "first 90%", "validation": "train[90%:]"})
+def test_bad_slice_is_refused():
+    with pytest.raises(ValueError, match="must be a tfds slice such as 'train\\[:90%\\]'"):
+        SplitParams(train="first 90%", validation="train[90%:]")

@@ -6,16 +6,18 @@ import math
 
 import pytest
 
-from fixres_kedro.pipelines.report.nodes import compare_models, mixed_origins, plot_accuracy_vs_cost
+from fixres_kedro.metrics import Metrics, mixed_origins
+from fixres_kedro.pipelines.report.nodes import compare_models, plot_accuracy_vs_cost
 
 
-def _metrics(model: str, size: int, top1: float, seconds: float, flops: float, train_size: int | None = None):
-    return {
+def _metrics(model: str, size: int, top1: float, seconds: float, flops: float, train_size: int | None = None,
+             **extra) -> Metrics:
+    return Metrics(**{
         "model": model, "top1": top1, "loss": 0.9, "validation_examples": 367, "epochs": 30,
         "train_seconds": seconds, "images_per_second": 1000.0, "train_flops_estimate": flops,
         "peak_accelerator_memory_bytes": None,
-        "parameters": {"dataset": {"image_size": size, "train_image_size": train_size}},
-    }
+        "parameters": {"dataset": {"image_size": size, "train_image_size": train_size}}, **extra,
+    })
 
 
 def test_compare_models_tabulates_errors_and_adds_the_low_res_cost_to_fixres():
@@ -38,7 +40,7 @@ def test_compare_models_tabulates_errors_and_adds_the_low_res_cost_to_fixres():
 
 def test_metrics_of_different_runs_or_environments_are_flagged(caplog):
     def origin(run_id, env):
-        return {**_metrics("initial", 128, 0.7, 1.0, 1.0), "provenance": {"run_id": run_id, "environment": env}}
+        return _metrics("initial", 128, 0.7, 1.0, 1.0, provenance={"run_id": run_id, "environment": env})
 
     assert mixed_origins([origin("a", "local"), origin("a", "local")]) is None
     assert "2 runs (a, b)" in mixed_origins([origin("a", "local"), origin("b", "local")])

@@ -13,14 +13,20 @@ from fixres_kedro.pipelines.seeds.nodes import (
     summarise_finished_seeds,
     summarise_seeds,
 )
-from fixres_kedro.protocol import RUNS
+from fixres_kedro.metrics import Metrics
+from fixres_kedro.protocol import MODELS
 
 OLD, NEW = "2026-11-27T10.00.00.000Z", "2026-11-27T11.00.00.000Z"
 
 
-def _metrics(run: str, seed: int, top1: float, seconds: float = 10.0) -> dict:
-    return {"model": run, "top1": top1, "loss": 1.0, "train_seconds": seconds,
-            "parameters": {"dataset": {"seed": seed}}}
+def _record(model: str, seed: int, top1: float, seconds: float = 10.0) -> dict:
+    """A metrics file as JSON."""
+    return {"model": model, "top1": top1, "loss": 1.0, "train_seconds": seconds, "validation_examples": 367,
+            "epochs": 1, "parameters": {"dataset": {"seed": seed}}}
+
+
+def _metrics(model: str, seed: int, top1: float, seconds: float = 10.0) -> Metrics:
+    return Metrics(**_record(model, seed, top1, seconds))
 
 
 def test_summarise_seeds_pairs_fixres_with_vanilla_by_seed():
@@ -31,7 +37,7 @@ def test_summarise_seeds_pairs_fixres_with_vanilla_by_seed():
         metrics += [_metrics("initial", seed, 0.7), _metrics("finetune", seed, finetune[seed]),
                     _metrics("vanilla", seed, vanilla[seed])]
     summary, comparison, figure = summarise_seeds(*metrics)
-    assert list(summary["model"]) == list(RUNS)
+    assert list(summary["model"]) == list(MODELS)
     assert list(summary["seeds"]) == [3, 3, 3]
     row = summary.set_index("model").loc["finetune"]
     assert row["top1_mean"] == pytest.approx(np.mean(list(finetune.values())))
@@ -46,7 +52,7 @@ def test_summarise_seeds_pairs_fixres_with_vanilla_by_seed():
 
 
 def test_seed_intervals_are_clipped_to_zero_and_one():
-    metrics = [_metrics(run, seed, top1) for seed, top1 in ((0, 0.05), (1, 0.95)) for run in RUNS]
+    metrics = [_metrics(run, seed, top1) for seed, top1 in ((0, 0.05), (1, 0.95)) for run in MODELS]
     summary, comparison, _ = summarise_seeds(*metrics)
     assert (summary["top1_ci95_low"] >= 0).all() and (summary["top1_ci95_high"] <= 1).all()
 
@@ -56,7 +62,7 @@ def _partition(namespace: str, version: str) -> str:
 
 
 def _loader(run: str, seed: int, top1: float):
-    return lambda: _metrics(run, seed, top1)
+    return lambda: _record(run, seed, top1)
 
 
 def test_only_seeds_with_all_three_runs_and_their_latest_versions():
@@ -70,7 +76,7 @@ def test_only_seeds_with_all_three_runs_and_their_latest_versions():
         _partition("finetune_official", OLD): _loader("finetune", 42, 0.9),
     }
     chosen = finished_seed_metrics(partitions)
-    assert [(m["model"], m["top1"]) for m in chosen] == [("initial", 0.2), ("finetune", 0.3), ("vanilla", 0.4)]
+    assert [(m.model, m.top1) for m in chosen] == [("initial", 0.2), ("finetune", 0.3), ("vanilla", 0.4)]
     summary, comparison, _ = summarise_finished_seeds(partitions)
     assert list(summary["seeds"]) == [1, 1, 1] and comparison["seeds"] == [0]
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fixres_kedro.fixres.input_pipeline import InputPipeline
+from fixres_kedro.fixres.preprocessing import InputPipeline
 from fixres_kedro.parameters import RuntimeParams, SweepParams
 from fixres_kedro.pipelines.sweep.nodes import (
     evaluate_at_resolutions,
@@ -24,9 +24,9 @@ RUNTIME = RuntimeParams(workers=1)
 
 
 def test_the_crop_transform_at_224_is_the_examples_392_then_224():
-    pipeline = evaluation_pipeline("resize_crop", 224, SWEEP, RUNTIME)
+    pipeline = evaluation_pipeline("resize_crop", 224, SWEEP)
     assert (pipeline.recipe, pipeline.resize_size, pipeline.image_size) == ("finetune", 392, 224)
-    assert evaluation_pipeline("resize", 160, SWEEP, RUNTIME).recipe == "initial"
+    assert evaluation_pipeline("resize", 160, SWEEP).recipe == "initial"
 
 
 def test_evaluate_at_resolutions_gives_a_row_per_transform_and_resolution():

@@ -31,7 +31,6 @@ def split_dataset(
     )
     class_names = list(names)
     parts = {}
-    split = SplitParams.coerce(split)
     sizes = [tf_flowers_example_size(len(image), int(label))
              for image, label in zip(photos["image"], photos["label"])]
     for part in ("train", "validation"):

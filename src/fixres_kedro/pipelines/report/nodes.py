@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Any
-
 import pandas as pd
 from matplotlib.figure import Figure
 
 from fixres_kedro.fixres import plots
 from fixres_kedro.fixres.stats import binomial_stderr
+from fixres_kedro.metrics import Metrics, mixed_origins
 
 logger = logging.getLogger(__name__)
 
@@ -21,25 +19,10 @@ DESCRIPTIONS = {
 }
 
 
-def mixed_origins(metrics: Iterable[dict[str, Any]]) -> str | None:
-    """A warning when ``metrics`` come from more than one run or environment, else None.
-
-    Each metrics file records its run and environment (``provenance``, written by the
-    project's hook); metrics written before that record are counted as one unknown run.
-    """
-    origins = [m.get("provenance", {}) for m in metrics]
-    runs = sorted({str(o.get("run_id")) for o in origins})
-    environments = sorted({str(o.get("environment")) for o in origins})
-    if len(runs) == 1 and len(environments) == 1:
-        return None
-    return (f"these results come from {len(runs)} runs ({', '.join(runs)}) in "
-            f"{len(environments)} environment(s) ({', '.join(environments)}): they may not be comparable")
-
-
 def compare_models(
-    initial_metrics: dict[str, Any],
-    finetune_metrics: dict[str, Any],
-    vanilla_metrics: dict[str, Any],
+    initial_metrics: Metrics,
+    finetune_metrics: Metrics,
+    vanilla_metrics: Metrics,
 ) -> tuple[pd.DataFrame, Figure]:
     """Tabulate and plot the top-1 accuracy, loss and cost of the three models.
 
@@ -49,30 +32,32 @@ def compare_models(
     ``run_id`` and ``environment`` say where each row comes from; a warning is logged when
     they differ.
     """
-    warning = mixed_origins((initial_metrics, finetune_metrics, vanilla_metrics))
+    warning = mixed_origins([initial_metrics, finetune_metrics, vanilla_metrics])
     if warning:
         logger.warning("Comparing models: %s", warning)
     rows = []
     for metrics in (initial_metrics, finetune_metrics, vanilla_metrics):
-        spec = metrics["parameters"]["dataset"]
+        spec = metrics.dataset
         rows.append(
             {
-                "model": metrics["model"],
-                "description": DESCRIPTIONS.get(metrics["model"], "{test} px").format(
+                "model": metrics.model,
+                "description": DESCRIPTIONS.get(metrics.model, "{test} px").format(
                     train=spec.get("train_image_size") or spec["image_size"],
                     test=spec["image_size"],
                 ),
                 "test_resolution": spec["image_size"],
-                "epochs": metrics["epochs"],
-                "top1": metrics["top1"],
-                "top1_stderr": binomial_stderr(metrics["top1"], metrics["validation_examples"]),
-                "loss": metrics["loss"],
-                "train_seconds": metrics["train_seconds"],
-                "images_per_second": metrics["images_per_second"],
-                "train_gflops": metrics.get("train_flops_estimate", 0) / 1e9,
-                "peak_accelerator_memory_mb": (metrics.get("peak_accelerator_memory_bytes") or float("nan")) / 2**20,
-                "run_id": metrics.get("provenance", {}).get("run_id"),
-                "environment": metrics.get("provenance", {}).get("environment"),
+                "epochs": metrics.epochs,
+                "top1": metrics.top1,
+                "top1_stderr": binomial_stderr(metrics.top1, metrics.validation_examples),
+                "loss": metrics.loss,
+                "train_seconds": metrics.train_seconds,
+                "images_per_second": metrics.images_per_second,
+                "train_gflops": metrics.train_flops_estimate / 1e9,
+                "peak_accelerator_memory_mb": (metrics.peak_accelerator_memory_bytes or float("nan")) / 2**20,
+                "run_id": metrics.provenance.run_id,
+                "environment": metrics.provenance.environment,
+                "keras_backend": metrics.keras_backend,
+                "keras_version": metrics.keras_version,
             }
         )
     table = pd.DataFrame(rows)

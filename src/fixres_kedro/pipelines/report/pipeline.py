@@ -3,7 +3,7 @@
 from kedro.pipeline import Pipeline, node
 
 from fixres_kedro.pipelines.report.nodes import compare_models, plot_accuracy_vs_cost
-from fixres_kedro.protocol import RUNS
+from fixres_kedro.protocol import MODELS
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 compare_models,
-                inputs=[f"{run}.metrics" for run in RUNS],
+                inputs=[f"{model}.metrics" for model in MODELS],
                 outputs=["model_comparison", "model_comparison_plot"],
                 name="compare_models",
             ),

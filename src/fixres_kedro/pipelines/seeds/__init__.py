@@ -1,1 +1,3 @@
-"""Nodes of the multi-seed study (``fixres_kedro.pipeline_registry.seeds_pipeline``)."""
+from fixres_kedro.pipelines.seeds.pipeline import create_pipeline, create_summary_pipeline
+
+__all__ = ["create_pipeline", "create_summary_pipeline"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -12,41 +11,38 @@ from matplotlib.figure import Figure
 
 from fixres_kedro.fixres import plots
 from fixres_kedro.fixres.errors import NothingToSummariseError
-from fixres_kedro.fixres.stats import mean_interval
-from fixres_kedro.protocol import RUNS, parse_namespace, seed_namespace
-
-
-def _seed_and_run(metrics: dict[str, Any]) -> tuple[int, str]:
-    """Which seed and run produced ``metrics``: the run's name and its pipelines' seed."""
-    return int(metrics["parameters"]["dataset"]["seed"]), metrics["model"]
+from fixres_kedro.fixres.stats import mean_interval, paired_difference
+from fixres_kedro.metrics import Metrics
+from fixres_kedro.protocol import MODELS, parse_namespace, seed_namespace
 
 
 def finished_seed_metrics(
     seed_metrics: dict[str, Callable[[], dict[str, Any]]],
-) -> list[dict[str, Any]]:
-    """The latest metrics of every seed whose three runs have all finished.
+) -> list[Metrics]:
+    """The latest metrics of every seed whose three models have all finished.
 
     ``seed_metrics`` is the catalog's partitioned view of the reporting folder (a loader
     per versioned ``<namespace>_metrics.json``, the partition id ending in the
-    namespace); namespaces that are not a seed's run, seeds still running and seeds
+    namespace); namespaces that are not a seed's model, seeds still running and seeds
     never started are left out.
     """
     latest: dict[tuple[int, str], tuple[str, str]] = {}
     for partition in seed_metrics:
         version, namespace = partition.split("/")[-2:]
-        seed, run = parse_namespace(namespace)
-        if seed is None or run is None or namespace != f"{seed_namespace(seed)}.{run}":
+        seed, model = parse_namespace(namespace)
+        if seed is None or model is None or namespace != f"{seed_namespace(seed)}.{model}":
             continue
-        if (seed, run) not in latest or version > latest[seed, run][0]:  # versions sort by time
-            latest[seed, run] = (version, partition)
+        if (seed, model) not in latest or version > latest[seed, model][0]:  # versions sort by time
+            latest[seed, model] = (version, partition)
     seeds = sorted({seed for seed, _ in latest})
-    finished = [seed for seed in seeds if all((seed, run) in latest for run in RUNS)]
+    finished = [seed for seed in seeds if all((seed, model) in latest for model in MODELS)]
     if not finished:
         raise NothingToSummariseError(
-            f"No seed has finished all of {', '.join(RUNS)} yet (metrics found for seeds "
+            f"No seed has finished all of {', '.join(MODELS)} yet (metrics found for seeds "
             f"{seeds}): run `kedro run --pipeline=seeds` first"
         )
-    return [seed_metrics[latest[seed, run][1]]() for seed in finished for run in RUNS]
+    return [Metrics.model_validate(seed_metrics[latest[seed, model][1]]())
+            for seed in finished for model in MODELS]
 
 
 def summarise_finished_seeds(
@@ -57,51 +53,48 @@ def summarise_finished_seeds(
     return summarise_seeds(*finished_seed_metrics(seed_metrics))
 
 
-def summarise_seeds(*metrics: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any], Figure]:
-    """Aggregate the metrics of every run of every seed.
+def summarise_seeds(*metrics: Metrics) -> tuple[pd.DataFrame, dict[str, Any], Figure]:
+    """Aggregate the metrics of every model of every seed.
 
     Returns per model the mean, standard deviation and 95% t-interval of top-1 (clipped
     to [0, 1]) and the mean training time; a paired comparison of FixRes against vanilla
-    on the same seeds (mean difference, its 95% interval and the paired t statistic);
-    and a plot of every seed's top-1 with the means and intervals.
+    on the same seeds (mean difference, its 95% interval, the paired t-test); and a plot
+    of every seed's top-1 with the means and intervals.
     """
-    rows = []
-    for values in metrics:
-        seed, run = _seed_and_run(values)
-        rows.append({"seed": seed, "model": run, "top1": values["top1"], "loss": values["loss"],
-                     "train_seconds": values["train_seconds"]})
-    table = pd.DataFrame(rows).sort_values(["model", "seed"])
+    table = pd.DataFrame([
+        {"seed": int(values.dataset["seed"]), "model": values.model, "top1": values.top1,
+         "loss": values.loss, "train_seconds": values.train_seconds}
+        for values in metrics
+    ]).sort_values(["model", "seed"])
     summary = []
-    for run in RUNS:
-        part = table[table["model"] == run]
-        stats = mean_interval(list(part["top1"]), bounds=(0.0, 1.0))
-        summary.append({"model": run, **{f"top1_{k}" if k != "n" else "seeds": v for k, v in stats.items()},
+    for model in MODELS:
+        part = table[table["model"] == model]
+        spread = mean_interval(list(part["top1"]), bounds=(0.0, 1.0))
+        summary.append({"model": model, **{f"top1_{k}" if k != "n" else "seeds": v for k, v in spread.items()},
                         "train_seconds_mean": float(part["train_seconds"].mean())})
     summary = pd.DataFrame(summary)
-    per_seed = {run: dict(zip(part["seed"], part["top1"])) for run, part in table.groupby("model")}
+    per_seed = {model: dict(zip(part["seed"], part["top1"])) for model, part in table.groupby("model")}
     seeds = sorted(set(per_seed.get("finetune", {})) & set(per_seed.get("vanilla", {})))
-    differences = [per_seed["finetune"][s] - per_seed["vanilla"][s] for s in seeds]
-    paired = mean_interval(differences, bounds=(-1.0, 1.0))
-    spread = paired["std"] / math.sqrt(paired["n"]) if paired["n"] > 1 else float("nan")
+    paired = paired_difference([per_seed["finetune"][s] for s in seeds], [per_seed["vanilla"][s] for s in seeds])
     comparison = {
         "comparison": "finetune (FixRes) minus vanilla, top-1, paired by seed",
         "seeds": seeds,
-        "differences": differences,
-        **{f"difference_{k}": v for k, v in paired.items() if k != "n"},
-        "t_statistic": paired["mean"] / spread if spread and spread > 0 else float("nan"),
-        "degrees_of_freedom": max(paired["n"] - 1, 0),
+        "differences": [per_seed["finetune"][s] - per_seed["vanilla"][s] for s in seeds],
+        **{f"difference_{k}": v for k, v in paired.items()
+           if k not in ("n", "t_statistic", "degrees_of_freedom", "p_value")},
+        **{k: paired[k] for k in ("t_statistic", "degrees_of_freedom", "p_value")},
     }
     figure, axis = plots.figure(7, 4)
-    for x, run in enumerate(RUNS):
-        points = table[table["model"] == run]["top1"] * 100
+    for x, model in enumerate(MODELS):
+        points = table[table["model"] == model]["top1"] * 100
         axis.scatter([x] * len(points), points, alpha=0.6)
-        row = summary[summary["model"] == run].iloc[0]
+        row = summary[summary["model"] == model].iloc[0]
         if not np.isnan(row["top1_ci95_low"]):
             axis.errorbar([x + 0.15], [row["top1_mean"] * 100],
                           yerr=[[row["top1_mean"] * 100 - row["top1_ci95_low"] * 100],
                                 [row["top1_ci95_high"] * 100 - row["top1_mean"] * 100]],
                           fmt="D", color="black", capsize=5)
-    axis.set_xticks(range(len(RUNS)), RUNS)
+    axis.set_xticks(range(len(MODELS)), MODELS)
     axis.set_ylabel("validation top-1 (%)")
-    axis.set_title(f"{len(seeds)} seeds: each run, mean and 95% interval")
+    axis.set_title(f"{len(seeds)} seeds: each model, mean and 95% interval")
     return summary, comparison, figure

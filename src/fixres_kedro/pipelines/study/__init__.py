@@ -1,1 +1,3 @@
-"""The study report (``fixres_kedro.pipeline_registry``: the ``study`` pipeline)."""
+from fixres_kedro.pipelines.study.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,18 +1,21 @@
-"""The ``study`` report: every result of the FixRes study in one readable HTML page."""
+"""The ``study`` report: every result of the FixRes study in one readable HTML page
+(``report.html.j2``, its plots embedded)."""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 import platform
 from datetime import UTC, datetime
 from typing import Any
 
-import keras
+import jinja2
 import pandas as pd
 from PIL import Image
+
+_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("fixres_kedro.pipelines.study", "."),
+                                autoescape=True, undefined=jinja2.StrictUndefined)
 
 
 def _pct(value: float, error: float) -> str:
@@ -26,7 +29,11 @@ def _pct(value: float, error: float) -> str:
 def _png(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    return f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+def _distinct(frame: pd.DataFrame, column: str) -> list[str]:
+    return sorted(set(frame[column].astype(str))) if column in frame else []
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -68,46 +75,22 @@ def write_report(
     )[["model", "seeds", "top1_mean", "top1_std", "top1_ci95", "train_seconds_mean"]]
     paired = seeds_comparison
     low, high = paired.get("difference_ci95_low"), paired.get("difference_ci95_high")
-    interval = "n/a (needs two seeds)" if low is None or math.isnan(low) else f"[{low * 100:+.1f}, {high * 100:+.1f}] points"
-    count = int(model_comparison["epochs"].size and resolution_sweep["examples"].iloc[0])
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    origins = model_comparison.get("run_id", pd.Series(dtype=object)).astype(str)
-    environments = model_comparison.get("environment", pd.Series(dtype=object)).astype(str)
-    mixed = origins.nunique() > 1 or environments.nunique() > 1
-    warning = (
-        f'<p class="warning">Warning: the three models come from {origins.nunique()} runs '
-        f"({html.escape(', '.join(sorted(set(origins))))}) in environment(s) "
-        f"{html.escape(', '.join(sorted(set(environments))))}: they may not be comparable.</p>"
-        if mixed else ""
+    interval = ("n/a (needs two seeds)" if low is None or math.isnan(low)
+                else f"[{low * 100:+.1f}, {high * 100:+.1f}] points")
+    first = model_comparison.iloc[0]
+    return _TEMPLATES.get_template("report.html.j2").render(
+        origins=_distinct(model_comparison, "run_id"),
+        environments=_distinct(model_comparison, "environment"),
+        stamp=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        keras_version=first.get("keras_version", "?"), keras_backend=first.get("keras_backend", "?"),
+        platform=platform.platform(),
+        validation_photos=int(resolution_sweep["examples"].iloc[0]) if len(resolution_sweep) else 0,
+        models=_table(models), variants=_table(variants), sweep=_table(sweep), seeds=_table(seeds),
+        plots={"accuracy_vs_cost": _png(accuracy_vs_cost_plot), "finetune_variants": _png(finetune_variants_plot),
+               "resolution_sweep": _png(resolution_sweep_plot), "seeds": _png(seeds_plot)},
+        paired={"difference_mean": paired.get("difference_mean", float("nan")),
+                "t_statistic": paired.get("t_statistic", float("nan")),
+                "p_value": paired.get("p_value", float("nan")),
+                "degrees_of_freedom": paired.get("degrees_of_freedom", 0), "seeds": paired.get("seeds")},
+        interval=interval,
     )
-    provenance = (f"Run {html.escape(origins.iloc[0])}, environment {html.escape(environments.iloc[0])}. "
-                  if not mixed and len(origins) else "")
-    body = f"""
-<h1>FixRes on tf_flowers: study report</h1>
-{warning}
-<p>{provenance}Generated {stamp} with Keras {keras.__version__} ({keras.backend.backend()} backend) on
-{html.escape(platform.platform())}. Validation set: {count} photos. Accuracies are top-1 on the
-validation set; ± is one binomial standard error (sqrt(p(1-p)/n), about 2.3 points at 75% on
-367 photos), so single-run differences smaller than about twice that are not evidence.</p>
-<h2>1. The example's protocol (one run per model)</h2>
-{_table(models)}
-{_png(accuracy_vs_cost_plot)}
-<h2>2. Fine-tuning variants, all from the same low-res model</h2>
-{_table(variants)}
-{_png(finetune_variants_plot)}
-<h2>3. Top-1 against test resolution</h2>
-<p><code>resize</code>: the whole image resized; <code>resize_crop</code>: resized to 1.75x and
-centre-cropped, the example's finetune transform.</p>
-{_table(sweep)}
-{_png(resolution_sweep_plot)}
-<h2>4. Several seeds</h2>
-{_table(seeds)}
-{_png(seeds_plot)}
-<p>Paired by seed, FixRes minus vanilla: mean {paired.get('difference_mean', float('nan')) * 100:+.1f}
-points, 95% interval {interval}, t = {paired.get('t_statistic', float('nan')):.2f} with
-{paired.get('degrees_of_freedom', 0)} degrees of freedom, over seeds {paired.get('seeds')}.</p>
-"""
-    style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;line-height:1.4}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:right}"
-             "img{max-width:100%}.warning{color:#b00;font-weight:bold}")
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>FixRes study</title><style>{style}</style></head><body>{body}</body></html>"

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import keras
 import pandas as pd
 from matplotlib.figure import Figure
 
 from fixres_kedro.fixres import plots
-from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline
-from fixres_kedro.fixres.model import evaluate
 from fixres_kedro.fixres.stats import binomial_stderr
-from fixres_kedro.parameters import RuntimeParams, SweepParams
+from fixres_kedro.parameters import InputPipeline, RuntimeParams, SweepParams
+from fixres_kedro.pipelines.training.nodes import Classifier
 
 
-def evaluation_pipeline(
-    transform: str, resolution: int, sweep: SweepParams, runtime: RuntimeParams
-) -> InputPipeline:
+def evaluation_pipeline(transform: str, resolution: int, sweep: SweepParams) -> InputPipeline:
     """The test transform at one resolution.
 
     ``resize``: the whole image resized to ``resolution`` (the initial recipe's
@@ -23,16 +19,16 @@ def evaluation_pipeline(
     centre-cropped to ``resolution`` (the finetune recipe; the example's ratio is
     392 / 224 = 1.75).
     """
-    common = {"batch_size": sweep.batch_size, "workers": runtime.workers}
     if transform == "resize":
-        return InputPipeline(name="resize", recipe="initial", image_size=resolution, **common)
+        return InputPipeline(name="resize", recipe="initial", image_size=resolution,
+                             batch_size=sweep.batch_size)
     resize_to = int(round(resolution * sweep.resize_ratio))
     return InputPipeline(name="resize_crop", recipe="finetune", image_size=resolution,
-                         resize_to=resize_to, **common)
+                         resize_to=resize_to, batch_size=sweep.batch_size)
 
 
 def evaluate_at_resolutions(
-    model: keras.Model,
+    model: Classifier,
     validation_split: pd.DataFrame,
     sweep: SweepParams,
     runtime: RuntimeParams,
@@ -42,12 +38,15 @@ def evaluate_at_resolutions(
     Returns one row per (transform, resolution): top-1, its binomial standard
     error, loss and the number of validation examples.
     """
+    from fixres_kedro.fixres.dataset import make_dataset  # noqa: PLC0415
+    from fixres_kedro.fixres.training import evaluate  # noqa: PLC0415
+
     rows = []
     count = len(validation_split)
     for transform in sweep.transforms:
         for resolution in sweep.resolutions:
-            pipeline = evaluation_pipeline(transform, resolution, sweep, runtime)
-            results = evaluate(model, ImageBatches.from_split(validation_split, pipeline, train=False))
+            pipeline = evaluation_pipeline(transform, resolution, sweep)
+            results = evaluate(model, make_dataset(validation_split, pipeline, False, runtime.workers))
             rows.append({
                 "transform": transform,
                 "resolution": resolution,

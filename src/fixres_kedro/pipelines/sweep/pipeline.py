@@ -8,23 +8,24 @@ transforms. Run it after ``fixres``; its nodes sit in each model's namespace.
 from kedro.pipeline import Pipeline, node
 
 from fixres_kedro.pipelines.sweep.nodes import evaluate_at_resolutions, plot_resolution_sweep
-from fixres_kedro.protocol import RUNS, in_namespace
+from fixres_kedro.pipelines.training.pipeline import in_namespace
+from fixres_kedro.protocol import BACKEND_TAG, MODELS
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     sweeps = [
         in_namespace(
             [node(evaluate_at_resolutions, ["model", "validation_split@decoded", "params:sweep", "params:runtime"],
-                  "resolution_sweep", name="evaluate_at_resolutions")],
-            run, parameters={"sweep", "runtime"},
+                  "resolution_sweep", name="evaluate_at_resolutions", tags=BACKEND_TAG)],
+            model, parameters=frozenset({"sweep", "runtime"}),
         )
-        for run in RUNS
+        for model in MODELS
     ]
     plot = node(
         plot_resolution_sweep,
-        # The resolutions the runs trained at come from their parameters, not from their
-        # recipes (datasets inside the runs' namespaces, which kedro-viz keeps inside).
-        inputs=[f"{run}.resolution_sweep" for run in RUNS] + [f"params:{run}.dataset" for run in RUNS],
+        # The resolutions the models trained at come from their parameters, not from their
+        # input pipelines (datasets inside the models' namespaces, which kedro-viz keeps inside).
+        inputs=[f"{model}.resolution_sweep" for model in MODELS] + [f"params:{model}.dataset" for model in MODELS],
         outputs=["resolution_sweep", "resolution_sweep_plot"],
         name="plot_resolution_sweep",
     )

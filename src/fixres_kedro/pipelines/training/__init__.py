@@ -1,1 +1,3 @@
-"""Nodes of the three training runs (``fixres_kedro.protocol.run_pipeline``)."""
+from fixres_kedro.pipelines.training.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,199 +1,206 @@
-"""Nodes of the training runs: build an input pipeline, train, fine-tune, evaluate.
+"""Nodes of one model of the protocol: its input pipeline, its training, its evaluation.
 
-Each node is a thin, typed wrapper around ``fixres_kedro.fixres``; the same functions
-serve the ``initial`` (128 px), ``finetune`` (FixRes, 224 px) and ``vanilla`` (224 px)
-runs (``fixres_kedro.protocol``), with their parameters under ``<run>.dataset`` and
-``<run>.training``. The splits come from the catalog's ``*_split@decoded`` entries:
-DataFrames whose ``image`` column holds decoded uint8 photos (encoded bytes work too).
+Thin, typed wrappers around ``fixres_kedro.fixres``. The Keras-backed modules are imported
+inside the nodes that train or evaluate, so that listing, checking or drawing the
+pipelines never starts a backend.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from typing_extensions import TypeAliasType
 
 from fixres_kedro.fixres import plots
-from fixres_kedro.fixres.checkpoint import TrainingCheckpoint, fingerprint, weights_digest
-from fixres_kedro.fixres.cost import training_flops
-from fixres_kedro.fixres.distribute import Replicas, data_parallel
-from fixres_kedro.fixres.input_pipeline import ImageBatches, InputPipeline, decode_split
-from fixres_kedro.fixres.model import (
-    evaluate,
-    get_training_model,
-    prepare_finetune,
-    reestimate_bn_statistics,
-    train_and_evaluate,
-)
-from fixres_kedro.parameters import ModelParams, RuntimeParams, TrainingParams
+from fixres_kedro.fixres.photos import decode_split
+from fixres_kedro.metrics import History, Metrics, Provenance
+from fixres_kedro.parameters import InputPipeline, ModelParams, RuntimeParams, TrainingParams
+
+if TYPE_CHECKING:
+    from fixres_kedro.fixres.checkpoint import Checkpoints
+    from fixres_kedro.fixres.distribute import Replicas
+
+# A Keras model, named without importing Keras (Kedro reads the nodes' type hints).
+Classifier = TypeAliasType("Classifier", "keras.Model")
+CheckpointFolder = TypeAliasType("CheckpointFolder", "Checkpoints")
 
 GRID = 5  # the example shows a 5x5 grid of training inputs
 
 
-def build_dataset(
-    train_split: pd.DataFrame,
-    class_names: list[str],
-    dataset: InputPipeline,
-    seed: int,
-    runtime: RuntimeParams,
-) -> tuple[dict[str, Any], Figure]:
-    """Make one input pipeline and show a 5x5 grid of its training images.
+def define_input_pipeline(dataset: InputPipeline, seed: int) -> InputPipeline:
+    """The model's input pipeline: its ``dataset`` parameters with the draws' ``seed``.
 
-    The pipeline itself is a small recipe (stored as JSON, so any node can be rerun
-    alone without storing pixels); the grid applies it to the first 25 training
-    photos, as the example's ``visualize_dataset`` does with a first batch.
+    It is stored as a small JSON recipe, not as pixels, so any node can be rerun alone;
+    ``make_dataset`` applies it when a node trains or evaluates.
     """
-    pipeline = dataclasses.replace(dataset, seed=seed, workers=runtime.workers)
+    return dataset.model_copy(update={"seed": seed})
+
+
+def visualize_dataset(
+    train_split: pd.DataFrame, class_names: list[str], input_pipeline: InputPipeline,
+    runtime: RuntimeParams,
+) -> Figure:
+    """A 5x5 grid of the first training photos through the pipeline, as the example's
+    ``visualize_dataset`` shows a first batch."""
     sample = train_split.iloc[: GRID * GRID]
-    images = decode_split(list(sample["image"]), pipeline.workers)
-    rng = np.random.default_rng([seed, 0])
+    images = decode_split(list(sample["image"]), runtime.workers)
+    rng = np.random.default_rng([input_pipeline.seed, 0])
     figure, axes = plots.figure(10, 10, GRID, GRID)
     for axis, image, label in zip(axes.flat, images, sample["label"]):
-        axis.imshow(pipeline.preprocess(image, True, rng).astype(np.uint8))
+        axis.imshow(input_pipeline.preprocess(image, True, rng).astype(np.uint8))
         axis.set_title(class_names[label], fontsize=8)
     for axis in axes.flat:
         axis.axis("off")
-    figure.suptitle(
-        f"{pipeline.name}: {pipeline.recipe} recipe, {pipeline.image_size} px training inputs"
-    )
-    return pipeline.to_dict(), figure
+    figure.suptitle(f"{input_pipeline.name}: {input_pipeline.recipe} recipe, "
+                    f"{input_pipeline.image_size} px training inputs")
+    return figure
 
 
 def _fit(
-    model: keras.Model,
-    train_split: pd.DataFrame,
-    validation_split: pd.DataFrame,
-    dataset_spec: dict[str, Any],
-    training: TrainingParams,
-    runtime: RuntimeParams,
-    checkpoints: str | None,
-    replicas: Replicas,
-) -> dict[str, Any]:
-    pipeline = InputPipeline.from_dict(dataset_spec)
+    model: Classifier, train_split: pd.DataFrame, validation_split: pd.DataFrame,
+    input_pipeline: InputPipeline, training: TrainingParams, runtime: RuntimeParams,
+    checkpoints: Checkpoints | None, replicas: Replicas,
+) -> History:
+    from fixres_kedro.fixres.checkpoint import Checkpoints, fingerprint, weights_digest  # noqa: PLC0415
+    from fixres_kedro.fixres.dataset import make_dataset  # noqa: PLC0415
+    from fixres_kedro.fixres.training import train_and_evaluate  # noqa: PLC0415
+
     placement = {"batch_multiple": replicas.batch_multiple, "process_count": replicas.process_count,
                  "process_index": replicas.process_index}
-    train_batches = ImageBatches.from_split(train_split, pipeline, train=True, **placement)
-    validation_batches = ImageBatches.from_split(validation_split, pipeline, train=False, **placement)
-    # A checkpoint is resumed only by a run of the same recipe, training set-up, data and
-    # starting weights; one folder per run and fingerprint, so seeds can run in parallel.
-    key = fingerprint(dataset_spec, training.to_dict(), list(train_split["key"]),
-                      list(validation_split["key"]), weights_digest(model))
-    folder = Path(checkpoints) / f"{pipeline.name}-{key}" if checkpoints else None
-    return train_and_evaluate(
-        model, train_batches, validation_batches,
+    train = make_dataset(train_split, input_pipeline, True, runtime.workers, **placement)
+    validation = make_dataset(validation_split, input_pipeline, False, runtime.workers, **placement)
+    # Resumed only by a training of the same recipe, set-up, data and starting weights.
+    key = fingerprint(input_pipeline.model_dump(mode="json"), training.model_dump(mode="json"),
+                      list(train_split["key"]), list(validation_split["key"]), weights_digest(model))
+    checkpoint = (checkpoints or Checkpoints(None)).open(input_pipeline.name, key)
+    result = train_and_evaluate(
+        model, train, validation,
         epochs=training.epochs,
         learning_rate=training.learning_rate,
         early_stopping_patience=training.early_stopping_patience,
         steps_per_execution=runtime.steps_per_execution,
         jit_compile=runtime.jit_compile,
-        checkpoint=TrainingCheckpoint(folder, key),
+        checkpoint=checkpoint,
     )
+    return History(**result)
 
 
 def train_model(
     train_split: pd.DataFrame,
     validation_split: pd.DataFrame,
     class_names: list[str],
-    dataset_spec: dict[str, Any],
+    input_pipeline: InputPipeline,
     training: TrainingParams,
     runtime: RuntimeParams,
     model: ModelParams,
-    checkpoints: str | None = None,
-) -> tuple[keras.Model, dict[str, Any]]:
-    """Train the classifier from scratch on one input pipeline (low-res or vanilla).
+    checkpoints: CheckpointFolder | None = None,
+) -> tuple[Classifier, History]:
+    """The example's ``get_training_model`` trained from scratch by ``train_and_evaluate``
+    (the low-res ``initial`` model, or ``vanilla``); the model and its history.
 
-    Returns the trained model and its history (per-epoch metrics and timings). An
-    interrupted run resumes from its last epoch's checkpoint under ``checkpoints``.
-    With ``runtime.data_parallel`` it trains on every device (``fixres.distribute``).
+    An interrupted training resumes from its last epoch's checkpoint in ``checkpoints``;
+    with ``runtime.data_parallel`` it trains on every device (``fixres.distribute``).
     """
+    from fixres_kedro.fixres.distribute import data_parallel  # noqa: PLC0415
+    from fixres_kedro.fixres.model import get_training_model  # noqa: PLC0415
+
     with data_parallel(runtime.data_parallel) as replicas:
         network = replicas.adopt(get_training_model(len(class_names), model.backbone))
-        history = _fit(network, train_split, validation_split, dataset_spec, training, runtime,
+        history = _fit(network, train_split, validation_split, input_pipeline, training, runtime,
                        checkpoints, replicas)
-    return network, {**history, "backbone_learns": True}
+    return network, history
 
 
-def finetune_bn(
-    initial_model: keras.Model,
+def finetune_model(
+    initial_model: Classifier,
     train_split: pd.DataFrame,
     validation_split: pd.DataFrame,
-    dataset_spec: dict[str, Any],
+    input_pipeline: InputPipeline,
     training: TrainingParams,
     runtime: RuntimeParams,
-    checkpoints: str | None = None,
-) -> tuple[keras.Model, dict[str, Any]]:
-    """FixRes: fine-tune the low-res model at the test resolution, BN-only.
+    checkpoints: CheckpointFolder | None = None,
+) -> tuple[Classifier, History]:
+    """FixRes: the low-res model fine-tuned at the test resolution, BN-only.
 
-    With ``training.variant: example`` (the default) every backbone layer is frozen
-    except ``post_bn``; ``post_bn`` and the classifier learn on the finetune pipeline
-    (resize, centre crop) with the lower learning rate of ``finetune.training``. The
-    ``official`` variant trains the classifier only (``fixres.model.prepare_finetune``).
+    ``training.variant: example``: every backbone layer frozen but ``post_bn``, which
+    learns with the classifier on the finetune pipeline (resize, centre crop);
+    ``official``: the classifier learns (``fixres.model.prepare_finetune``).
     """
+    from fixres_kedro.fixres.distribute import data_parallel  # noqa: PLC0415
+    from fixres_kedro.fixres.model import prepare_finetune  # noqa: PLC0415
+
     with data_parallel(runtime.data_parallel) as replicas:
-        model = prepare_finetune(replicas.adopt(initial_model), training.variant)
-        history = _fit(model, train_split, validation_split, dataset_spec, training, runtime,
+        network = prepare_finetune(replicas.adopt(initial_model), training.variant)
+        history = _fit(network, train_split, validation_split, input_pipeline, training, runtime,
                        checkpoints, replicas)
-    return model, {**history, "backbone_learns": False}
+    return network, history.model_copy(update={"backbone_learns": False})
 
 
 def reestimate_post_bn(
-    initial_model: keras.Model, train_split: pd.DataFrame, dataset_spec: dict[str, Any]
-) -> tuple[keras.Model, dict[str, Any]]:
+    initial_model: Classifier, train_split: pd.DataFrame, input_pipeline: InputPipeline,
+    runtime: RuntimeParams,
+) -> tuple[Classifier, History]:
     """The low-res model with ``post_bn``'s statistics re-estimated on the training photos
     through the test-resolution pipeline (no gradient step), and what that cost."""
-    pipeline = InputPipeline.from_dict(dataset_spec)
+    from fixres_kedro.fixres.dataset import make_dataset  # noqa: PLC0415
+    from fixres_kedro.fixres.model import reestimate_bn_statistics  # noqa: PLC0415
+
     start = time.perf_counter()
-    reestimate_bn_statistics(initial_model, ImageBatches.from_split(train_split, pipeline, train=False))
+    reestimate_bn_statistics(initial_model, make_dataset(train_split, input_pipeline, False, runtime.workers))
     seconds = time.perf_counter() - start
-    return initial_model, {"epochs_run": 0, "train_examples": len(train_split), "train_seconds": seconds,
-                           "images_per_second": len(train_split) / seconds, "backbone_learns": False}
+    return initial_model, History(epochs_run=0, train_examples=len(train_split), train_seconds=seconds,
+                                  images_per_second=len(train_split) / seconds, backbone_learns=False)
 
 
 def evaluate_model(
-    model: keras.Model,
+    model: Classifier,
     validation_split: pd.DataFrame,
-    dataset_spec: dict[str, Any],
+    input_pipeline: InputPipeline,
     runtime: RuntimeParams,
-    history: dict[str, Any] | None = None,
+    provenance: Provenance,
+    history: History | None = None,
     training: TrainingParams | None = None,
-) -> dict[str, Any]:
+) -> Metrics:
     """Top-1 accuracy and loss of a model on its validation pipeline, with its costs.
 
-    The metrics also carry what produced them and what it cost (from ``history``: the
-    training's, or another adaptation's; none for a model evaluated as it is): epochs
-    run, wall time, images per second, an estimate of the training FLOPs and the peak
-    accelerator memory (where the backend reports it), the pipeline and training
-    parameters, the Keras backend and version.
+    The costs come from ``history`` (the training's, or another adaptation's; none for a
+    model evaluated as it is): epochs, wall time, images per second, an estimate of the
+    training FLOPs and the peak accelerator memory; then the parameters, the backend and
+    where the numbers come from (``provenance``).
     """
-    pipeline = InputPipeline.from_dict(dataset_spec)
-    results = evaluate(model, ImageBatches.from_split(validation_split, pipeline, train=False))
-    history = history or {"epochs_run": 0, "train_seconds": 0.0, "images_per_second": None}
-    flops = training_flops(
-        model, pipeline.image_size, history.get("train_examples", 0), history["epochs_run"],
-        backbone_learns=history.get("backbone_learns", True),
-    )
-    return {
-        "model": pipeline.name,
+    import keras  # noqa: PLC0415
+
+    from fixres_kedro.fixres.cost import training_flops  # noqa: PLC0415
+    from fixres_kedro.fixres.dataset import make_dataset  # noqa: PLC0415
+    from fixres_kedro.fixres.training import evaluate  # noqa: PLC0415
+
+    results = evaluate(model, make_dataset(validation_split, input_pipeline, False, runtime.workers))
+    history = history or History.untrained()
+    flops = training_flops(model, input_pipeline.image_size, history.train_examples, history.epochs_run,
+                           backbone_learns=history.backbone_learns)
+    return Metrics(
+        model=input_pipeline.name,
         **results,
-        "validation_examples": len(validation_split),
-        "epochs": history["epochs_run"],
-        "train_seconds": history["train_seconds"],
-        "images_per_second": history["images_per_second"],
-        "train_flops_estimate": flops,
-        "peak_accelerator_memory_bytes": history.get("peak_accelerator_memory_bytes"),
-        "parameters": {"dataset": dataset_spec, "training": training and training.to_dict(),
-                       "runtime": runtime.to_dict()},
-        "keras_backend": keras.backend.backend(),
-        "keras_version": keras.__version__,
-    }
+        validation_examples=len(validation_split),
+        epochs=history.epochs_run,
+        train_seconds=history.train_seconds,
+        images_per_second=history.images_per_second,
+        train_flops_estimate=flops,
+        peak_accelerator_memory_bytes=history.peak_accelerator_memory_bytes,
+        parameters={"dataset": input_pipeline.model_dump(mode="json"),
+                    "training": training and training.model_dump(mode="json"),
+                    "runtime": runtime.model_dump(mode="json")},
+        keras_backend=keras.backend.backend(),
+        keras_version=keras.__version__,
+        provenance=provenance,
+    )
 
 
-def plot_training_curves(history: dict[str, Any], dataset_spec: dict[str, Any]) -> Figure:
+def plot_training_curves(history: History, input_pipeline: InputPipeline) -> Figure:
     """Loss and accuracy per epoch, training and validation, of one model."""
-    return plots.training_curves(history, f"{dataset_spec['name']} ({dataset_spec['image_size']} px)")
+    return plots.training_curves(history.model_dump(),
+                                 f"{input_pipeline.name} ({input_pipeline.image_size} px)")

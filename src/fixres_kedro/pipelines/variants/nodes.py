@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 from matplotlib.figure import Figure
 
 from fixres_kedro.fixres import plots
 from fixres_kedro.fixres.stats import binomial_stderr
+from fixres_kedro.metrics import Metrics
 
 DESCRIPTIONS = {
     "example": "post_bn (scale, offset, statistics) + classifier trained (Keras example)",
@@ -19,7 +18,7 @@ DESCRIPTIONS = {
 
 
 def compare_finetune_variants(
-    example: dict[str, Any], official: dict[str, Any], bn_stats: dict[str, Any], none: dict[str, Any]
+    example: Metrics, official: Metrics, bn_stats: Metrics, none: Metrics
 ) -> tuple[pd.DataFrame, Figure]:
     """One table (and bar chart) of the four fine-tuning variants' top-1 and cost.
 
@@ -28,16 +27,15 @@ def compare_finetune_variants(
     """
     rows = []
     for variant, metrics in zip(DESCRIPTIONS, (example, official, bn_stats, none)):
-        count, top1 = metrics["validation_examples"], metrics["top1"]
         rows.append({
             "variant": variant,
             "description": DESCRIPTIONS[variant],
-            "test_resolution": metrics["parameters"]["dataset"]["image_size"],
-            "epochs": metrics["epochs"],
-            "top1": top1,
-            "top1_stderr": binomial_stderr(top1, count),
-            "loss": metrics["loss"],
-            "train_seconds": metrics["train_seconds"],
+            "test_resolution": metrics.dataset["image_size"],
+            "epochs": metrics.epochs,
+            "top1": metrics.top1,
+            "top1_stderr": binomial_stderr(metrics.top1, metrics.validation_examples),
+            "loss": metrics.loss,
+            "train_seconds": metrics.train_seconds,
         })
     table = pd.DataFrame(rows)
     figure, axis = plots.figure(8, 4.5)
