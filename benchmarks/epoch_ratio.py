@@ -21,25 +21,11 @@ share of an epoch (target: at most 5%).
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def _split(archive: Path, max_photos: int | None):
-    from fixres_kedro.datasets import ImageSourceDataset
-    from fixres_kedro.fixres.photos import decode_photos
-    from fixres_kedro.pipelines.data.nodes import split_dataset
-    from fixres_kedro.parameters import SplitParams
-
-    photos = ImageSourceDataset(source="archive", path=str(archive)).load()
-    train, _, class_names, _ = split_dataset(photos, SplitParams(**{"train": "train[:90%]", "validation": "train[90%:]"}))
-    if max_photos:
-        train = train.iloc[:max_photos]
-    return decode_photos(list(train["image"])), train["label"].to_numpy(), len(class_names)
+import harness
 
 
 def main() -> int:
@@ -60,18 +46,20 @@ def main() -> int:
 
     from fixres_kedro.fixres.checkpoint import TrainingCheckpoint
     from fixres_kedro.fixres.dataset import ImageBatches, SyncEpoch
-    from fixres_kedro.fixres.preprocessing import InputPipeline
     from fixres_kedro.fixres.model import get_training_model
+    from fixres_kedro.fixres.preprocessing import InputPipeline
     from fixres_kedro.fixres.training import compile_model
+    from fixres_kedro.fixres.photos import decode_photos
 
-    start = time.perf_counter()
-    images, labels, classes = _split(args.archive, args.max_photos)
-    print(f"{len(images)} training photos decoded in {time.perf_counter() - start:.1f} s; "
+    watch = harness.Stopwatch()
+    train, class_names = harness.train_split(args.archive, args.max_photos)
+    images, labels, classes = decode_photos(list(train["image"])), train["label"].to_numpy(), len(class_names)
+    print(f"{len(images)} training photos decoded in {watch.seconds:.1f} s; "
           f"backend {keras.backend.backend()}, {args.backbone} at {args.size} px, batch {args.batch_size}")
     pipeline = InputPipeline(name="benchmark", recipe=args.recipe, image_size=args.size,
                              train_image_size=args.size // 2 if args.recipe == "finetune" else None,
-                             batch_size=args.batch_size, workers=args.workers)
-    real = ImageBatches(images, labels, pipeline, train=True)
+                             batch_size=args.batch_size)
+    real = ImageBatches(images, labels, pipeline, train=True, workers=args.workers)
     first = real[0]
 
     class Synthetic(keras.utils.PyDataset):
@@ -93,20 +81,18 @@ def main() -> int:
             checkpoint.release()
         epochs = checkpoint.history["epoch_seconds"][1:]  # the first one compiles
         shares = [c / e for c, e in zip(checkpoint.history["checkpoint_seconds"][1:], epochs)]
-        return {"epoch_seconds": epochs, "median": statistics.median(epochs),
-                "checkpoint_share_median": statistics.median(shares), "checkpoint_share_max": max(shares)}
+        return {"epoch_seconds": epochs, "median": harness.median(epochs),
+                "checkpoint_share_median": harness.median(shares), "checkpoint_share_max": max(shares)}
 
     results = {"synthetic": train(Synthetic(workers=1), "synthetic"), "real": train(real, "real")}
-    ratio = results["real"]["median"] / results["synthetic"]["median"]
+    ratio = harness.ratio(results["real"]["median"], results["synthetic"]["median"])
     for name, result in results.items():
         print(f"{name:9s} epochs (after the first): {', '.join(f'{s:.2f}' for s in result['epoch_seconds'])} s; "
               f"median {result['median']:.2f} s; checkpoint {result['checkpoint_share_median']:.1%} "
               f"of an epoch (max {result['checkpoint_share_max']:.1%})")
     print(f"real / synthetic epoch time: {ratio:.3f} (target <= 1.15)")
-    if args.json:
-        args.json.write_text(json.dumps({**vars(args), "archive": str(args.archive), "json": None,
-                                         "backend": keras.backend.backend(), "results": results,
-                                         "ratio": ratio}, indent=2, default=str))
+    harness.write_json(args.json, {**vars(args), "archive": str(args.archive), "json": None,
+                                   "backend": keras.backend.backend(), "results": results, "ratio": ratio})
     return 0
 
 

@@ -35,10 +35,10 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+import harness
 
 TARGETS = {
     "cold": ("fixres, cold compilation cache", 180.0, "s"),
@@ -53,18 +53,12 @@ TARGETS = {
 NODE_TIME = re.compile(r"\] (\S+) finished in ([0-9.]+) s")
 
 
-def _kedro(args: list[str], env_name: str, params: str, log: Path, extra_env: dict | None = None) -> float:
+def _kedro(args: list[str], env_name: str, params: str, log: Path) -> float:
+    """Wall seconds of one ``kedro run`` in a fresh process, its output in ``log``."""
     command = [sys.executable, "-m", "kedro", "run", f"--env={env_name}", *args]
     if params:
         command += ["--params", params]
-    start = time.perf_counter()
-    with open(log, "w") as output:
-        result = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False,
-                                env={**os.environ, **(extra_env or {})})
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed (rc {result.returncode}): see {log}")
-    return seconds
+    return harness.run_logged(command, log)
 
 
 def _node_seconds(log: Path) -> dict[str, float]:
@@ -104,6 +98,7 @@ def main() -> int:
     os.environ.update({"FIXRES_DATA_SOURCE": "archive", "FIXRES_DATA_PATH": str(args.archive.resolve()),
                        "KEDRO_DISABLE_TELEMETRY": "1", "FIXRES_TRACKING": os.environ.get("FIXRES_TRACKING", "off")})
     root = _data_root(args.env)
+    harness.print_header(f"env {args.env}", f"steps {args.steps}", f"params {args.params or '-'}")
     figures: dict[str, float] = {}
     notes: dict[str, str] = {}
 
@@ -131,26 +126,24 @@ def main() -> int:
         TARGETS["seeds"] = (f"{max(scaling)} seeds at once", 480.0, "s")
         notes["seeds"] = ", ".join(f"{n} seeds: {s:.0f} s ({s / n:.0f} s a seed)" for n, s in scaling.items())
     if "ratio" in steps:
-        log = args.out / "ratio.log"
-        with open(log, "w") as output:
-            subprocess.run([sys.executable, "benchmarks/epoch_ratio.py", "--archive", str(args.archive),
-                            *args.ratio_args.split(), "--json", str(args.out / "ratio.json")],
-                           stdout=output, stderr=subprocess.STDOUT, check=True)
+        harness.run_logged([sys.executable, str(Path(__file__).with_name("epoch_ratio.py")), "--archive",
+                            str(args.archive), *args.ratio_args.split(), "--json", str(args.out / "ratio.json")],
+                           args.out / "ratio.log")
         figures["ratio"] = json.loads((args.out / "ratio.json").read_text())["ratio"]
     if "study" in steps:
         shutil.rmtree(root, ignore_errors=True)
         figures["study"] = _kedro(["--pipeline=study", "--runner=ParallelRunner"], args.env, args.params,
                                   args.out / "study.log")
 
-    print(f"{'target':52s} {'measured':>10s} {'target':>8s}  met")
+    rows = []
     for key, value in figures.items():
         what, target, unit = TARGETS[key]
-        met = "yes" if value <= target else "NO"
-        print(f"{what:52s} {value:9.2f}{unit} {target:7.2f}{unit}  {met}")
-        if key in notes:
-            print(f"    {notes[key]}")
-    (args.out / "targets.json").write_text(json.dumps({"figures": figures, "notes": notes,
-                                                       "env": args.env, "params": args.params}, indent=2))
+        rows.append([what, f"{value:.2f}{unit}", f"{target:.2f}{unit}", "yes" if value <= target else "NO"])
+    harness.print_table(["target", "measured", "target", "met"], rows)
+    for key, note in notes.items():
+        print(f"{key}: {note}")
+    harness.write_json(args.out / "targets.json",
+                       {"figures": figures, "notes": notes, "env": args.env, "params": args.params})
     return 0
 
 

@@ -46,56 +46,17 @@ into decoding and transforms.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-PIPELINES = ("initial", "finetune", "vanilla")
+import harness
+from harness import BATCH_SIZE, HIGH_RES, LOW_RES, PIPELINES
+
 IMPLS = ("ours", "tf")
-BATCH_SIZE = 32
-LOW_RES, HIGH_RES = 128, 224
-SPLIT = {"train": "train[:90%]", "validation": "train[90%:]"}
-
-
-# ---------------------------------------------------------------- memory
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _mib(kib: int) -> float:
-    return round(kib / 1024, 1)
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process, all its threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------- child: one measurement
-
-
-def _load_train_split(archive: str):
-    from fixres_kedro.datasets import ImageSourceDataset
-    from fixres_kedro.pipelines.data.nodes import split_dataset
-    from fixres_kedro.parameters import SplitParams
-
-    photos = ImageSourceDataset(source="archive", path=archive).load()
-    train, _, _, _ = split_dataset(photos, SplitParams(**SPLIT))
-    # What the tf.data pipeline reads: the split of encoded photos, not the whole archive.
-    return train
 
 
 def _write_train_split(archive: str, directory: str) -> tuple[str, int]:
@@ -103,57 +64,30 @@ def _write_train_split(archive: str, directory: str) -> tuple[str, int]:
     import yaml
     from kedro_datasets.pandas import ParquetDataset
 
-    catalog = Path(__file__).resolve().parents[1] / "conf" / "base" / "catalog.yml"
-    entry = yaml.safe_load(catalog.read_text())["train_split@bytes"]
-    train = _load_train_split(archive)
+    entry = yaml.safe_load((harness.ROOT / "conf" / "base" / "catalog.yml").read_text())["train_split@bytes"]
+    train, _ = harness.train_split(archive)
     path = os.path.join(directory, "train_split.parquet")
     ParquetDataset(filepath=path, save_args=entry.get("save_args")).save(train)
     return path, len(train)
 
 
-def _ours(split_path: str, pipeline_name: str, epochs: int, workers: int,
-          marks: dict) -> list[dict]:
-    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
-
+def _ours(split_path: str, pipeline_name: str, epochs: int, workers: int, marks: dict) -> list[dict]:
     from fixres_kedro.datasets import DecodedSplitDataset
-    from fixres_kedro.fixres.dataset import ImageBatches, make_dataset
-    from fixres_kedro.fixres.preprocessing import InputPipeline
+    from fixres_kedro.fixres.dataset import make_dataset
 
-    if pipeline_name == "finetune":
-        pipeline = InputPipeline(name="finetune", recipe="finetune", image_size=HIGH_RES, batch_size=BATCH_SIZE,
-                                 train_image_size=LOW_RES)
-    else:
-        size = LOW_RES if pipeline_name == "initial" else HIGH_RES
-        pipeline = InputPipeline(name=pipeline_name, recipe="initial", image_size=size, batch_size=BATCH_SIZE)
-
-    results = []
-    start, cpu = time.perf_counter(), _cpu_seconds()
+    pipeline = harness.input_pipeline(pipeline_name)
+    watch = harness.Stopwatch()
     # What a training node gets: `train_split@decoded` (decoded in row batches by the
     # catalog's dataset; the encoded split is never held whole next to the decoded one).
     train = DecodedSplitDataset(filepath=split_path, workers=workers).load()
-    decode_seconds = time.perf_counter() - start
-    marks["after_decode_mib"] = _mib(_status_kib("VmRSS"))
-    batches = make_dataset(train, pipeline, train=True)  # no copy, no decode
-    marks["after_from_split_mib"] = _mib(_status_kib("VmRSS"))
-    adapter = PyDatasetAdapter(batches, shuffle=False)  # as fit() wraps a PyDataset
-    for epoch in range(epochs):
-        if epoch:
-            start, cpu = time.perf_counter(), _cpu_seconds()
-        adapter.on_epoch_begin()
-        count = 0
-        for inputs, labels in adapter.get_numpy_iterator():
-            count += len(labels)
-            shape, dtype = inputs.shape[1:], inputs.dtype
-        adapter.on_epoch_end()
-        seconds = time.perf_counter() - start
-        result = {"epoch": epoch + 1, "images": count, "seconds": seconds,
-                  "images_per_s": count / seconds,
-                  "cpu_ms_per_image": 1000 * (_cpu_seconds() - cpu) / count}
-        if epoch == 0:
-            result["decode_seconds"] = decode_seconds
-        results.append(result)
-    marks["output"] = [list(shape), str(dtype)]
-    return results
+    decode_seconds = watch.seconds
+    marks["after_decode_mib"] = harness.rss_mib()
+    batches = make_dataset(train, pipeline, True, workers)  # no copy, no decode
+    marks["after_make_dataset_mib"] = harness.rss_mib()
+    results = harness.epochs_like_fit(batches, epochs, first=watch)
+    results[0]["decode_seconds"] = decode_seconds
+    marks["output"] = results[-1]["output"]
+    return [{key: value for key, value in epoch.items() if key != "output"} for epoch in results]
 
 
 def _tf_preprocess(pipeline_name: str):
@@ -209,94 +143,63 @@ def _tf(train, pipeline_name: str, epochs: int, decode_only: bool, marks: dict) 
         .batch(BATCH_SIZE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    marks["after_build_mib"] = _mib(_status_kib("VmRSS"))
+    marks["after_build_mib"] = harness.rss_mib()
     results = []
     for epoch in range(epochs):
-        start, cpu = time.perf_counter(), _cpu_seconds()
+        watch = harness.Stopwatch()
         count = 0
         for inputs, labels in dataset:
             count += int(labels.shape[0])
             shape, dtype = inputs.shape[1:], inputs.dtype
-        seconds = time.perf_counter() - start
+        seconds = watch.seconds
         results.append({"epoch": epoch + 1, "images": count, "seconds": seconds,
                         "images_per_s": count / seconds,
-                        "cpu_ms_per_image": 1000 * (_cpu_seconds() - cpu) / count})
+                        "cpu_ms_per_image": 1000 * watch.cpu / count})
     marks["output"] = [list(shape), dtype.name]
     return results
 
 
 def child(args: argparse.Namespace) -> None:
-    cpus = [int(cpu) for cpu in args.cpus.split(",")]
-    os.sched_setaffinity(0, cpus)  # before TensorFlow sizes its thread pools
-    marks: dict = {"start_mib": _mib(_status_kib("VmRSS"))}
+    cpus = harness.pin(int(cpu) for cpu in args.cpus.split(","))
+    marks: dict = {"start_mib": harness.rss_mib()}
     import keras  # the configured backend (TensorFlow by default, as in training)
 
-    marks["after_import_mib"] = _mib(_status_kib("VmRSS"))
+    marks["after_import_mib"] = harness.rss_mib()
     if args.impl == "ours":
         with tempfile.TemporaryDirectory() as directory:
             # As in a `kedro run` of the `fixres` pipeline: the archive is loaded and the
             # split written in this process (then released), and the training node
             # loads the split back through the catalog, decoded.
             split_path, photos = _write_train_split(args.archive, directory)
-            marks["after_load_mib"] = _mib(_status_kib("VmRSS"))
+            marks["after_load_mib"] = harness.rss_mib()
             epochs = _ours(split_path, args.pipeline, args.epochs, len(cpus), marks)
     else:
-        train = _load_train_split(args.archive)
+        # What the tf.data pipeline reads: the split of encoded photos, not the whole archive.
+        train, _ = harness.train_split(args.archive)
         photos = len(train)
-        marks["after_load_mib"] = _mib(_status_kib("VmRSS"))
+        marks["after_load_mib"] = harness.rss_mib()
         epochs = _tf(train, args.pipeline, args.epochs, args.impl == "tf-decode", marks)
-    report = {
+    harness.emit({
         "impl": args.impl,
         "pipeline": args.pipeline,
         "keras_backend": keras.backend.backend(),
         "cpus": cpus,
         "photos": photos,
         "epochs": epochs,
-        "peak_rss_mib": _mib(_status_kib("VmHWM")),
+        "peak_rss_mib": harness.rss_mib("VmHWM"),
         # Of the resident memory, the pages mapped from files (mostly TensorFlow's
         # shared libraries, shared with other processes and reclaimable) at the end.
-        "rss_file_mib_at_end": _mib(_status_kib("RssFile")),
-        "ru_maxrss_mib": _mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+        "rss_file_mib_at_end": harness.rss_mib("RssFile"),
+        "ru_maxrss_mib": harness.maxrss_mib(),
         "marks": marks,
-    }
-    print("RESULT " + json.dumps(report), flush=True)
+    })
 
 
 # ---------------------------------------------------------------- parent: the table
 
 
-def _run_child(args: argparse.Namespace, impl: str, pipeline: str, cpus: list[int]) -> dict:
-    command = [
-        sys.executable, __file__, "--child", "--impl", impl, "--pipeline", pipeline,
-        "--archive", args.archive, "--epochs", str(args.epochs),
-        "--cpus", ",".join(map(str, cpus)),
-    ]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KEDRO_DISABLE_TELEMETRY="1")
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
-                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    sys.stderr.write(done.stdout + done.stderr)
-    raise RuntimeError(f"{impl}/{pipeline} failed with exit status {done.returncode}")
-
-
 def _steady(run: dict, key: str = "images_per_s") -> float:
-    return statistics.median(epoch[key] for epoch in run["epochs"][1:])
-
-
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+    return harness.steady([epoch[key] for epoch in run["epochs"]])
 
 
 def _cell(mine: list[dict]) -> dict:
@@ -306,25 +209,21 @@ def _cell(mine: list[dict]) -> dict:
     # Above what `import keras` (with TensorFlow) alone holds: the pipeline's own memory.
     own = [run["peak_rss_mib"] - run["marks"]["after_import_mib"] for run in mine]
     cell = {
-        "steady_images_per_s": statistics.median(steady),
-        "steady_range": [min(steady), max(steady)],
-        "steady_cpu_ms_per_image": statistics.median(
-            _steady(run, "cpu_ms_per_image") for run in mine),
-        "first_epoch_images_per_s": statistics.median(first),
-        "first_range": [min(first), max(first)],
-        "peak_rss_mib": statistics.median(peaks),
-        "peak_rss_range_mib": [min(peaks), max(peaks)],
-        "peak_above_import_mib": statistics.median(own),
-        "import_rss_mib": statistics.median(run["marks"]["after_import_mib"] for run in mine),
+        "steady_images_per_s": harness.median(steady),
+        "steady_range": list(harness.span(steady)),
+        "steady_cpu_ms_per_image": harness.median(_steady(run, "cpu_ms_per_image") for run in mine),
+        "first_epoch_images_per_s": harness.median(first),
+        "first_range": list(harness.span(first)),
+        "peak_rss_mib": harness.median(peaks),
+        "peak_rss_range_mib": list(harness.span(peaks)),
+        "peak_above_import_mib": harness.median(own),
+        "import_rss_mib": harness.median(run["marks"]["after_import_mib"] for run in mine),
         "repeats": len(mine),
     }
     if "decode_seconds" in mine[0]["epochs"][0]:
-        cell["decode_seconds"] = statistics.median(
-            run["epochs"][0]["decode_seconds"] for run in mine)
-        cell["first_epoch_seconds"] = statistics.median(
-            run["epochs"][0]["seconds"] for run in mine)
-        cell["after_decode_mib"] = statistics.median(
-            run["marks"]["after_decode_mib"] for run in mine)
+        cell["decode_seconds"] = harness.median(run["epochs"][0]["decode_seconds"] for run in mine)
+        cell["first_epoch_seconds"] = harness.median(run["epochs"][0]["seconds"] for run in mine)
+        cell["after_decode_mib"] = harness.median(run["marks"]["after_decode_mib"] for run in mine)
     return cell
 
 
@@ -338,9 +237,9 @@ def summarise(runs: list[dict], impls: list[str], pipelines: list[str]) -> dict:
                 row[impl] = _cell(mine)
         if "ours" in row and "tf" in row:
             ours, tf = row["ours"], row["tf"]
-            row["ratio_steady"] = ours["steady_images_per_s"] / tf["steady_images_per_s"]
-            row["ratio_first"] = ours["first_epoch_images_per_s"] / tf["first_epoch_images_per_s"]
-            row["ratio_cpu"] = tf["steady_cpu_ms_per_image"] / ours["steady_cpu_ms_per_image"]
+            row["ratio_steady"] = harness.ratio(ours["steady_images_per_s"], tf["steady_images_per_s"])
+            row["ratio_first"] = harness.ratio(ours["first_epoch_images_per_s"], tf["first_epoch_images_per_s"])
+            row["ratio_cpu"] = harness.ratio(tf["steady_cpu_ms_per_image"], ours["steady_cpu_ms_per_image"])
         summary[pipeline] = row
     decode = [run for run in runs if run["impl"] == "tf-decode"]
     if decode:
@@ -349,27 +248,24 @@ def summarise(runs: list[dict], impls: list[str], pipelines: list[str]) -> dict:
 
 
 def print_table(summary: dict, impls: list[str]) -> None:
-    header = (f"{'pipeline':9} {'impl':8} {'steady img/s (min-max)':>23} {'CPU ms/img':>10} "
-              f"{'epoch 1 img/s':>13} {'peak RSS MiB (min-max)':>23} {'above import':>12}")
-    print(header)
-    print("-" * len(header))
+    rows = []
     for pipeline, row in summary.items():
         if pipeline == "tf_decode_only":
             continue
         for impl in impls:
-            if impl not in row:
-                continue
-            cell = row[impl]
-            low, high = cell["steady_range"]
-            rss_low, rss_high = cell["peak_rss_range_mib"]
-            print(f"{pipeline:9} {impl:8} {cell['steady_images_per_s']:7.0f} "
-                  f"({low:5.0f}-{high:5.0f}) {cell['steady_cpu_ms_per_image']:10.3f} "
-                  f"{cell['first_epoch_images_per_s']:13.0f} "
-                  f"{cell['peak_rss_mib']:7.0f} ({rss_low:5.0f}-{rss_high:5.0f}) "
-                  f"{cell['peak_above_import_mib']:12.0f}")
+            if impl in row:
+                cell = row[impl]
+                rows.append([pipeline, impl,
+                             "{:.0f} ({:.0f}-{:.0f})".format(cell["steady_images_per_s"], *cell["steady_range"]),
+                             f"{cell['steady_cpu_ms_per_image']:.3f}",
+                             f"{cell['first_epoch_images_per_s']:.0f}",
+                             "{:.0f} ({:.0f}-{:.0f})".format(cell["peak_rss_mib"], *cell["peak_rss_range_mib"]),
+                             f"{cell['peak_above_import_mib']:.0f}"])
         if "ratio_steady" in row:
-            print(f"{pipeline:9} {'ours/tf':8} {row['ratio_steady']:6.2f}x{'':15} "
-                  f"{row['ratio_cpu']:9.2f}x {row['ratio_first']:12.2f}x")
+            rows.append([pipeline, "ours/tf", f"{row['ratio_steady']:.2f}x", f"{row['ratio_cpu']:.2f}x",
+                         f"{row['ratio_first']:.2f}x", "", ""])
+    harness.print_table(["pipeline", "impl", "steady img/s (min-max)", "CPU ms/img", "epoch 1 img/s",
+                         "peak RSS MiB (min-max)", "above import"], rows)
     print("\nsteady: median of epochs 2..N per run, then median over the repeats. CPU ms/img:"
           "\nuser + system CPU time of the process (all threads) per image, less sensitive to"
           "\nother load than img/s; its ratio is tf / ours. above import: peak RSS minus the"
@@ -423,23 +319,20 @@ def main() -> None:
     if args.epochs < 4:
         parser.error("--epochs must be at least 4 (the first, then >= 3 steady epochs)")
 
-    allowed = sorted(os.sched_getaffinity(0))
-    cores = args.cores or len(allowed)
-    if cores > len(allowed):
-        parser.error(f"--cores {cores}: only {len(allowed)} CPUs are allowed here")
-    cpus = allowed[:cores]
+    cpus = harness.cpus(args.cores)
     jobs = [(pipeline, impl) for pipeline in args.pipelines for impl in args.impls]
     if args.decode_share:
         jobs.append((args.pipelines[0], "tf-decode"))
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {_cpu_model()}; "
-          f"CPUs {cpus}; {args.epochs} epochs; {args.repeats} repeats; "
-          f"load average before: {_loadavg()}", flush=True)
+    harness.print_header(f"CPUs {cpus}", f"{args.epochs} epochs", f"{args.repeats} repeats")
     runs = []
     for repeat in range(args.repeats):
         for pipeline, impl in jobs:
-            run = _run_child(args, impl, pipeline, cpus)
+            run = harness.run_child(
+                harness.child_command(__file__, "--impl", impl, "--pipeline", pipeline, "--archive", args.archive,
+                                      "--epochs", args.epochs, "--cpus", ",".join(map(str, cpus))),
+                cpus=cpus)
             run["repeat"] = repeat + 1
-            run["loadavg_after"] = _loadavg()
+            run["loadavg_after"] = harness.loadavg()
             runs.append(run)
             epochs = ", ".join(f"{e['images_per_s']:.0f}" for e in run["epochs"])
             print(f"[{repeat + 1}/{args.repeats}] {pipeline:9} {impl:9} "
@@ -447,10 +340,9 @@ def main() -> None:
                   f"{epochs}; peak RSS {run['peak_rss_mib']:.0f} MiB; "
                   f"load average {run['loadavg_after']}", flush=True)
     summary = summarise(runs, [*args.impls, "tf-decode"], args.pipelines)
-    print(f"\nmedians over {args.repeats} repeats; load average after: {_loadavg()}\n")
+    print(f"\nmedians over {args.repeats} repeats; load average after: {harness.loadavg()}\n")
     print_table(summary, args.impls)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"runs": runs, "summary": summary}, indent=1))
+    harness.write_json(args.json, {"runs": runs, "summary": summary})
 
 
 if __name__ == "__main__":

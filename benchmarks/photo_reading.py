@@ -3,38 +3,38 @@ members takes, for the project tree on ``PYTHONPATH``. Not a test: run it agains
 trees to compare them.
 
     PYTHONPATH=src python benchmarks/photo_reading.py --archive ../shared/data/flower_photos.tgz
-    git worktree add /tmp/before 0f60c3a
-    PYTHONPATH=/tmp/before/src python benchmarks/photo_reading.py --archive ../shared/data/flower_photos.tgz
+    git worktree add ../before 0f60c3a
+    PYTHONPATH=../before/src python benchmarks/photo_reading.py --archive ../shared/data/flower_photos.tgz
 
 * decode: the first ``--photos`` JPEGs of the archive decoded by the tree's
   ``decode_photo`` on one thread pinned to one core, ``--repeats`` times; the median
   photos/s.
 * memory: issue #12's case, an archive holding two 1.5 GiB zero-filled ``.jpg`` members
   beside 20 photos, read by the ``archive`` source (``ImageSourceDataset.load``) in a fresh
-  process; how much its peak resident memory grew during the load.
+  process (``harness.run_child``); how much its peak resident memory grew during the load.
 """
+
+# ruff: noqa: T201, PLC0415  (a script that prints; the tree is imported once chosen)
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import statistics
-import subprocess
-import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
+
+import harness
 
 GIB = 2**30
 
 
 def _decode_photo():
     try:  # the core's, since the redesign
-        from fixres_kedro.fixres.photos import decode_photo  # noqa: PLC0415
+        from fixres_kedro.fixres.photos import decode_photo
     except ImportError:  # before it
-        from fixres_kedro.datasets.image_source import decode_photo  # noqa: PLC0415
+        from fixres_kedro.datasets.image_source import decode_photo
     return decode_photo
 
 
@@ -50,27 +50,26 @@ def _jpegs(archive: Path, count: int) -> list[tuple[str, bytes]]:
 
 
 def decode_speed(archive: Path, count: int, repeats: int) -> dict:
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    harness.pin([min(os.sched_getaffinity(0))])
     decode = _decode_photo()
     encoded = [data for _, data in _jpegs(archive, count)]
     rates = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        watch = harness.Stopwatch()
         for data in encoded:
             decode(data)
-        rates.append(len(encoded) / (time.perf_counter() - start))
+        rates.append(len(encoded) / watch.seconds)
     return {"photos": len(encoded), "photos_per_s": [round(r) for r in rates],
-            "median_photos_per_s": round(statistics.median(rates))}
+            "median_photos_per_s": round(harness.median(rates))}
 
 
-_MEASURE = """
-import json, resource, sys
-from fixres_kedro.datasets import ImageSourceDataset
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-photos = ImageSourceDataset(source="archive", path=sys.argv[1]).load()
-print(json.dumps({"rows": len(photos),
-                  "peak_grew_mib": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)}))
-"""
+def child(tar: str) -> None:
+    """In a fresh process: how much reading ``tar`` with the archive source grows the peak."""
+    from fixres_kedro.datasets import ImageSourceDataset
+
+    before = harness.maxrss_mib()
+    photos = ImageSourceDataset(source="archive", path=tar).load()
+    harness.emit({"rows": len(photos), "peak_grew_mib": round(harness.maxrss_mib() - before)})
 
 
 def huge_member_memory(archive: Path) -> dict:
@@ -89,18 +88,23 @@ def huge_member_memory(archive: Path) -> dict:
                 file.write(info.tobuf(tarfile.PAX_FORMAT))
                 file.seek(info.size, os.SEEK_CUR)  # zeros, left as a hole in the file
             file.write(bytes(1024))
-        done = subprocess.run([sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True,
-                              timeout=600, check=True)
-    return json.loads(done.stdout.splitlines()[-1])
+        return harness.run_child(harness.child_command(__file__, "--tar", path), timeout=600)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archive", type=Path, required=True, help="flower_photos.tgz")
+    parser.add_argument("--archive", type=Path, help="flower_photos.tgz")
     parser.add_argument("--photos", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tar", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    import fixres_kedro  # noqa: PLC0415
+    if arguments.child:
+        child(arguments.tar)
+        return
+    if arguments.archive is None:
+        parser.error("--archive is required")
+    import fixres_kedro
 
     print(f"tree: {Path(fixres_kedro.__file__).parents[1]}")
     print("memory:", json.dumps(huge_member_memory(arguments.archive)))
