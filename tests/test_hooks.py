@@ -20,6 +20,7 @@ from fixres_kedro.protocol import BACKEND_TAG
 from fixres_kedro.hooks import (
     CheckpointHook,
     CompilationCacheHook,
+    DeviceHook,
     DistributionHook,
     PrecisionHook,
     SeedHook,
@@ -30,7 +31,7 @@ from tests.conftest import TEST_PARAMS, copy_project
 pytestmark = pytest.mark.keras  # exercises the Keras backend: run on every backend
 
 
-def test_hooks_run_devices_first_then_the_cache_then_precision_then_seeds(monkeypatch):
+def test_hooks_place_the_devices_first_then_the_cache_then_precision_then_seeds(monkeypatch):
     """The order pluggy really calls the project's hooks in before a node that trains."""
     manager = _create_hook_manager()
     called = []
@@ -43,7 +44,7 @@ def test_hooks_run_devices_first_then_the_cache_then_precision_then_seeds(monkey
     task = node(lambda: None, inputs=None, outputs="x", name="initial.train_model", tags=BACKEND_TAG)
     manager.hook.before_node_run(node=task, catalog=_catalog(seed=1, runtime={}), inputs={}, is_async=False,
                                  run_id="r")
-    assert called[:4] == [DistributionHook, CompilationCacheHook, PrecisionHook, SeedHook]
+    assert called[:5] == [DistributionHook, DeviceHook, CompilationCacheHook, PrecisionHook, SeedHook]
 
 
 def test_node_seeds_depend_on_the_seed_and_the_node_and_follow_seed_namespaces():

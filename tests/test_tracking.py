@@ -71,7 +71,7 @@ def _runs(client) -> dict[str, object]:
 def test_a_run_is_an_mlflow_run_with_its_parameters_and_tags(client):
     runs = _runs(client)
     parent = runs["parent"]
-    assert parent.info.run_name in ("training+report", "report+training")  # the pipelines run
+    assert parent.info.run_name in ("smoke · training+report", "smoke · report+training")  # environment · pipelines
     assert parent.info.status == "FINISHED"
     assert parent.data.params["initial.training.epochs"] == "1"
     assert parent.data.params["model.backbone"] == "tiny"

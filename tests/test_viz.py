@@ -59,11 +59,12 @@ FIXRES_NODES = {
     *(f"{run}.plot_training_curves" for run in MODELS),
     "compare_models",
 }
-LAYERS = ["raw", "intermediate", "model_input", "models", "model_output", "reporting"]
+LAYERS = ["raw", "intermediate", "models", "model_output", "reporting"]
 
 # What kedro-viz 12.5 previews, per dataset (None: no preview; see conf/base/catalog.yml).
 PREVIEWS = {
     "flower_photos": None,  # ImageSourceDataset has no preview()
+    "run_provenance": None,  # the run's, handed to the nodes by a hook
     "train_split": None,  # preview: false, the rows are JPEG bytes
     "validation_split": None,
     "class_names": "JSONPreview",

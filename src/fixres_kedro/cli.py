@@ -22,6 +22,7 @@ import click
 import yaml
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.project import pipelines as registered_pipelines
+from kedro.framework.project import settings
 from kedro.io.core import VersionNotFoundError
 from kedro.pipeline import Pipeline
 
@@ -73,6 +74,7 @@ class _UserErrorsOnOneLine(click.Command):
 def _project_pipelines(env: str | None, requested: list[str] | None = None) -> dict[str, Pipeline]:
     """Every pipeline of ``env``. ``requested`` as ``KedroSession.run`` will ask, so that
     the run finds them registered already (a different request registers them again)."""
+    check_environment(env)
     use_environment(env)
     registered_pipelines.set_requested(requested)
     return dict(registered_pipelines)
@@ -102,13 +104,29 @@ def check_names(
             raise UnknownNameError("namespace", name, spaces, where)
 
 
+def check_environment(env: str | None) -> None:
+    """``UnknownNameError`` for an environment (``--env``, else ``KEDRO_ENV``) with no folder
+    in ``conf/``."""
+    env = env or os.environ.get("KEDRO_ENV")
+    conf = project_path() / settings.CONF_SOURCE
+    known = sorted(p.name for p in conf.iterdir() if p.is_dir()) if conf.is_dir() else []
+    if env and known and env not in known:
+        raise UnknownNameError("environment", env, [name for name in known if name != "base"],
+                               " (--env or KEDRO_ENV) in conf/")
+
+
 def run_command(**options: Any) -> Any:
     if "ParallelRunner" in (options.get("runner") or ""):
         # Its workers share the host: each takes its part of the GPU and of the CPU cores
         # (each worker reads the count through fixres_kedro.workers).
         workers = (options.get("runner_params") or {}).get("max_workers") or os.cpu_count() or 1
         os.environ[PARALLEL_WORKERS] = str(workers)
-    pipelines = [options["pipeline"]] if options.get("pipeline") else list(options.get("pipelines") or [])
+    check_environment(options.get("env"))
+    # The design card's --pipeline=X, as --pipelines=X: the same run, without Kedro's
+    # deprecation warning.
+    if options.get("pipeline"):
+        options["pipelines"], options["pipeline"] = (options["pipeline"],), None
+    pipelines = list(options.get("pipelines") or [])
     check_names(options.get("env"), pipelines, options.get("node_names") or (),
                 options.get("from_nodes") or (), options.get("to_nodes") or (),
                 options.get("namespaces") or ())
@@ -145,6 +163,7 @@ def prune(keep: int, dry_run: bool, env: str | None) -> None:
     """
     from fixres_kedro.prune import prune as prune_versions  # noqa: PLC0415
 
+    check_environment(env)
     project = project_path()
     root = project / config_loader(env)["globals"]["data_root"]
     result = prune_versions(root, keep, dry_run)

@@ -31,6 +31,8 @@ UNACTIONABLE_WARNINGS = (
     "Add type hints to the `predict` method",  # MLflow, about its own pyfunc wrapper
     "could not be previewed",  # kedro-viz, for every output not written yet
     "ORJSONResponse is deprecated",  # kedro-viz, about FastAPI
+    "Workflow tracking is disabled",  # kedro-viz, on every partial or parallel run
+    "No nodes ran. Repeat the previous command",  # Kedro, before the error that says why
 )
 
 

@@ -18,6 +18,7 @@ from fixres_kedro.fixres.errors import (
     DiskFullError,
     FixResError,
     InvalidParameterError,
+    NoBackendError,
     NothingToSummariseError,
     Problem,
     UnreadablePhotoError,
@@ -25,7 +26,7 @@ from fixres_kedro.fixres.errors import (
 
 __all__ = [
     "CheckpointInUseError", "DamagedFileError", "DataSourceError", "DiskFullError",
-    "FixResError", "InvalidParameterError", "NothingToSummariseError", "Problem",
+    "FixResError", "InvalidParameterError", "MissingInputError", "NoBackendError", "NothingToSummariseError", "Problem",
     "UnreadablePhotoError", "find_cause", "find_user_error",
 ]
 
@@ -34,6 +35,10 @@ E = TypeVar("E", bound=BaseException)
 
 class DataSourceError(FixResError, DatasetError):
     """The photo source is missing, unreadable or laid out wrongly."""
+
+
+class MissingInputError(FixResError, DatasetError):
+    """A pipeline reads a dataset that another pipeline writes, and it is not written yet."""
 
 
 def find_cause(error: BaseException, kind: type[E]) -> E | None:

@@ -24,11 +24,12 @@ from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
-from fixres_kedro import start_backend
+from fixres_kedro import keras_backend, start_backend
+from fixres_kedro.errors import MissingInputError, NoBackendError
 from fixres_kedro.environment import use_environment
 from fixres_kedro.metrics import Provenance
 from fixres_kedro.parameters import RuntimeParams, check_parameters
-from fixres_kedro.protocol import BACKEND_TAG, parse_namespace
+from fixres_kedro.protocol import BACKEND_TAG, MODELS, parse_namespace
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,9 @@ def _runtime(catalog: DataCatalog) -> RuntimeParams:
 
 
 def _uses_backend(node: Node) -> bool:
-    """Whether ``node`` trains or evaluates; then the backend starts (quietly) here."""
-    if BACKEND_TAG not in node.tags:
-        return False
-    start_backend()
-    return True
+    """Whether ``node`` trains or evaluates (the hooks then start the backend, quietly, once
+    a worker has its GPU)."""
+    return BACKEND_TAG in node.tags
 
 
 class ParametersHook:
@@ -58,6 +57,92 @@ class ParametersHook:
     def after_context_created(self, context: KedroContext) -> None:
         check_parameters(context.config_loader["parameters"])
         use_environment(context.env)
+
+
+class MissingInputsHook:
+    """Refuse, before any node runs, a pipeline whose inputs another pipeline writes and
+    nobody has written yet (``--pipelines=initial`` before ``data``): one line naming the
+    smallest registered pipeline that writes each, instead of a failure halfway through."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline,
+                            catalog: DataCatalog) -> None:
+        from kedro.framework.project import pipelines  # noqa: PLC0415 - the registry is loaded by now
+
+        registered = {name: each for name, each in pipelines.items() if name != "__default__"}
+        def base(name: str) -> str:  # "train_split@decoded" is written as "train_split@bytes"
+            return name.split("@")[0]
+
+        written = {base(name) for each in registered.values() for name in each.all_outputs()}
+        missing = sorted(name for name in pipeline.inputs()
+                         if base(name) in written and name in catalog and not catalog.exists(name))
+        if not missing:
+            return
+        env = run_params.get("env") or os.environ.get("KEDRO_ENV") or "local"
+        first = missing[0]
+        writer = min((each for each in registered.items()
+                      if base(first) in {base(name) for name in each[1].all_outputs()}),
+                     key=lambda each: (len(each[1].nodes), each[0]))[0]
+        names = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        verb = "is" if len(missing) == 1 else "are"
+        raise MissingInputError(
+            f"{names} {verb} not written yet in the {env} environment: write "
+            f"{'it' if len(missing) == 1 else 'them'} with `kedro run --pipelines={writer} --env {env}` first")
+
+
+class DeviceHook:
+    """Say where training runs, and refuse the CPU where an accelerator is required.
+
+    A run with nodes that train or evaluate names the backend and this host's GPUs in one
+    line before its first node (from ``nvidia-smi``: no backend starts in the process that
+    spawns ``ParallelRunner``'s workers); the first such node of each process names the
+    devices the backend computes on, and warns when the host has GPUs it does not see.
+    ``runtime.require_accelerator`` (the gpu environment) stops the run in one line instead.
+    """
+
+    def __init__(self) -> None:
+        self._seen_in: int | None = None  # the process whose devices were named
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline,
+                            catalog: DataCatalog) -> None:
+        if not any(BACKEND_TAG in node.tags for node in pipeline.nodes):
+            return
+        from fixres_kedro.fixres.devices import gpu_names  # noqa: PLC0415
+
+        backend, gpus = keras_backend(), gpu_names()
+        host = f"{len(gpus)} NVIDIA GPU(s): {', '.join(sorted(set(gpus)))}" if gpus else "no NVIDIA GPU"
+        logger.info("Keras backend %s; this host has %s", backend, host)
+        if not gpus and _runtime(catalog).require_accelerator:
+            raise NoBackendError(_no_accelerator(backend))
+
+    @hook_impl
+    def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
+        if self._seen_in == os.getpid() or not _uses_backend(node):
+            return
+        self._seen_in = os.getpid()
+        start_backend()
+        from fixres_kedro.fixres.devices import backend_accelerators, describe, gpu_names  # noqa: PLC0415
+
+        backend, seen = keras_backend(), backend_accelerators()
+        logger.info("Training on %s", describe(backend, seen))
+        if seen:
+            return
+        if _runtime(catalog).require_accelerator:
+            raise NoBackendError(_no_accelerator(backend))
+        if gpu_names():
+            logger.warning("This host has NVIDIA GPUs but the %s backend sees none: it trains on the CPU "
+                           "(install a GPU backend: %s; docs/gpu.md)", backend, _gpu_extra(backend))
+
+
+def _gpu_extra(backend: str) -> str:
+    return {"jax": "pip install -e '.[jax-gpu]'"}.get(backend, "pip install -e '.[tf-gpu]'")
+
+
+def _no_accelerator(backend: str) -> str:
+    return (f"runtime.require_accelerator is set (the gpu environment) but the {backend} backend has no "
+            f"accelerator here: run on a GPU host with a GPU backend ({_gpu_extra(backend)}), or pass "
+            "--params runtime.require_accelerator=false to train on the CPU")
 
 
 class DistributionHook:
@@ -89,6 +174,7 @@ class CompilationCacheHook:
     @hook_impl
     def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
         if _uses_backend(node) and _runtime(catalog).compilation_cache:
+            start_backend()
             from fixres_kedro.fixres.compilation_cache import enable_compilation_cache  # noqa: PLC0415
 
             enable_compilation_cache(catalog.load("compilation_cache"))
@@ -105,6 +191,7 @@ class PrecisionHook:
     def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
         if not _uses_backend(node):
             return
+        start_backend()
         import keras  # noqa: PLC0415
 
         precision = _runtime(catalog).precision
@@ -129,6 +216,7 @@ class SeedHook:
     def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
         seed = node_seed(node.name, node.namespace, int(catalog.load("params:seed")))
         if _uses_backend(node):
+            start_backend()
             import keras  # noqa: PLC0415
 
             keras.utils.set_random_seed(seed)
@@ -273,3 +361,44 @@ class NodeTimingHook:
         self._done += 1
         progress = f"[{self._done}/{self._total}] " if self._total else ""
         logger.info("%s%s finished in %.1f s", progress, node.name, seconds)
+
+
+def _report_order(name: str) -> tuple:
+    """Seed, then the example's model order (initial, finetune, vanilla), then the name."""
+    seed, model = parse_namespace(name.removesuffix(".metrics"))
+    return (seed or 0, MODELS.index(model) if model else len(MODELS), name)
+
+
+class RunSummaryHook:
+    """A few lines when a run ends: each model's top-1 with its 95% interval, the run id,
+    where its outputs are and the MLflow run that holds them."""
+
+    SHOWN = 8  # metrics lines before "and N more"
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog) -> None:
+        from scipy.stats import binomtest  # noqa: PLC0415
+
+        names = sorted((name for name in pipeline.all_outputs() if name.endswith(".metrics")), key=_report_order)
+        lines, folder = [], None
+        for name in names[: self.SHOWN]:
+            try:
+                metrics = catalog.load(name)
+                folder = folder or catalog.get(name).saved_path()
+            except Exception:  # noqa: BLE001 - a summary never fails a run
+                continue
+            count = metrics.validation_examples
+            low, high = binomtest(round(metrics.top1 * count), count).proportion_ci(0.95) if count else (0, 0)
+            lines.append(f"  {name.removesuffix('.metrics')}: top-1 {metrics.top1:.1%} "
+                         f"(95% interval {low:.1%} to {high:.1%}, {count} photos)")
+        if len(names) > self.SHOWN:
+            lines.append(f"  and {len(names) - self.SHOWN} more metrics")
+        where = next((p for p in (folder.parents if folder else ()) if p.name == "08_reporting"), None)
+        footer = [f"run {run_params.get('run_id')}"]
+        if where is not None:
+            footer.append(f"outputs under {where.parent}")
+        if os.environ.get("MLFLOW_RUN_ID"):
+            footer.append(f"MLflow run {os.environ['MLFLOW_RUN_ID']}")
+        logger.info("Finished: %s", "; ".join(footer) + (":" if lines else ""))
+        for line in lines:
+            logger.info("%s", line)

@@ -55,6 +55,7 @@ class RuntimeParams(_Section):
     precision: Precision = "float32"
     data_parallel: bool = False
     compilation_cache: bool = True  # keep compiled programs for the next run (.cache/)
+    require_accelerator: bool = False  # refuse to train on the CPU (the gpu environment)
 
 
 class ModelParams(_Section):

@@ -5,7 +5,8 @@ in ``pipelines/<name>/pipeline.py``.
 models of the protocol (``initial``, ``finetune``, ``vanilla``; all three: ``training``)
 and the comparison (``report``). The study adds the fine-tuning ``variants``, the
 test-resolution ``sweep`` and the protocol over several ``seeds`` (``seeds_summary``: the
-statistics of whatever seeds have finished), gathered in one report by ``study``. The
+statistics of whatever seeds have finished), gathered in one report by ``study``;
+``results`` writes the study's page (``docs/results.md``) from their outputs. The
 seeds are the ``seeds`` parameter of the configuration environment ``KEDRO_ENV`` (the
 project's CLI and ``ParametersHook`` set it to the run's ``--env``).
 """
@@ -17,7 +18,7 @@ import warnings
 from kedro.pipeline import Pipeline
 
 from fixres_kedro.environment import config_loader
-from fixres_kedro.pipelines import data, report, seeds, study, sweep, training, variants
+from fixres_kedro.pipelines import data, report, results, seeds, study, sweep, training, variants
 from fixres_kedro.pipelines.training.pipeline import model_pipeline
 from fixres_kedro.protocol import MODELS
 
@@ -34,7 +35,9 @@ def configured_seeds(env: str | None = None) -> list[int]:
 def register_pipelines() -> dict[str, Pipeline]:
     fixres = data.create_pipeline() + training.create_pipeline() + report.create_pipeline()
     variants_, sweep_ = variants.create_pipeline(), sweep.create_pipeline()
-    seeds_ = seeds.create_pipeline(seeds=configured_seeds())
+    configured = configured_seeds()
+    seeds_ = seeds.create_pipeline(seeds=configured)
+    results_ = results.create_pipeline(seeds=configured)
     return {
         "__default__": fixres,
         "fixres": fixres,
@@ -46,5 +49,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "sweep": sweep_,
         "seeds": seeds_,
         "seeds_summary": seeds.create_summary_pipeline(),
-        "study": fixres + variants_ + sweep_ + seeds_ + study.create_pipeline(),
+        "study": fixres + variants_ + sweep_ + seeds_ + study.create_pipeline() + results_,
+        "results": results_,
     }

@@ -9,11 +9,14 @@ from fixres_kedro import console
 from fixres_kedro.hooks import (
     CheckpointHook,
     CompilationCacheHook,
+    DeviceHook,
+    MissingInputsHook,
     DistributionHook,
     NodeTimingHook,
     ParametersHook,
     PrecisionHook,
     ProvenanceHook,
+    RunSummaryHook,
     SeedHook,
 )
 from fixres_kedro.tracking import TrackingHook
@@ -22,13 +25,15 @@ from fixres_kedro.tracking import TrackingHook
 console.install()
 
 # Pluggy runs hooks last-registered first, so the order below is the reverse of the order
-# they run in: the parameters are checked before anything reads them; devices first (a
-# worker's GPU must be chosen before its backend starts), the compilation cache before
+# they run in: the parameters are checked before anything reads them; a host without the required GPU,
+# then a pipeline whose inputs are not written yet, stop before any node; devices first (a
+# worker's GPU must be chosen before its backend starts, then the devices are named), the compilation cache before
 # anything compiles, then the precision policy, the seeds, checkpoints, the provenance of
 # metrics and the timing of each node.
 HOOKS = (
-    TrackingHook(), NodeTimingHook(), ProvenanceHook(), CheckpointHook(), SeedHook(),
-    PrecisionHook(), CompilationCacheHook(), DistributionHook(), ParametersHook(),
+    TrackingHook(), RunSummaryHook(), NodeTimingHook(), ProvenanceHook(), CheckpointHook(), SeedHook(),
+    PrecisionHook(), CompilationCacheHook(), MissingInputsHook(), DeviceHook(), DistributionHook(),
+    ParametersHook(),
 )
 # kedro-mlflow's hook runs inside TrackingHook, which keeps tracking from failing a run.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")

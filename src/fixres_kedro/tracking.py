@@ -89,6 +89,18 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def run_name(run_params: Mapping[str, Any]) -> str:
+    """An MLflow parent run's name: its environment and what ran (``smoke · fixres``,
+    ``gpu · seeds --namespaces=seed_3``, ``local · --nodes=finetune.evaluate_model``)."""
+    names = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
+    what = "+".join("fixres" if name == "__default__" else name for name in names)
+    for option in ("node_names", "namespaces", "tags", "from_nodes", "to_nodes"):
+        chosen = run_params.get(option)
+        if chosen:
+            what += f" --{option.replace('_names', 's').replace('_', '-')}={','.join(chosen)}"
+    return f"{run_params.get('env') or 'local'} · {what}"
+
+
 def check_store(uri: str, timeout: float = 3.0) -> str | None:
     """Why the tracking store at ``uri`` cannot be used, or None when it can."""
     parsed = urlparse(uri)
@@ -197,8 +209,7 @@ class TrackingHook:
             "fixres.seed": str(parameters.get("seed", "")),
             "fixres.namespaces": ",".join(sorted({n.namespace for n in pipeline.nodes if n.namespace})),
         }
-        if self._client.get_run(self._parent).info.run_name == "__default__":
-            tags["mlflow.runName"] = "fixres"  # the default pipeline, by its name
+        tags["mlflow.runName"] = run_name(run_params)
         state = git_state(Path(run_params.get("project_path") or "."))
         if state:
             tags |= {"fixres.git_commit": state["git_commit"], "fixres.git_dirty": str(state["git_dirty"])}

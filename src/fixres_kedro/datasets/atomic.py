@@ -19,6 +19,7 @@ import contextlib
 import errno
 import hashlib
 import importlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -26,6 +27,7 @@ from typing import Any
 
 from kedro.io.core import get_filepath_str
 from pydantic import BaseModel, ValidationError
+from kedro_datasets._typing import JSONPreview
 from kedro_datasets.json import JSONDataset as _JSONDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
@@ -149,6 +151,10 @@ class TypedJSONDataset(JSONDataset):
 
     def save(self, data: BaseModel) -> None:
         super().save(data.model_dump(mode="json"))
+
+    def preview(self) -> JSONPreview:
+        """kedro-viz's JSON tree of the file."""
+        return JSONPreview(json.dumps(self.load().model_dump(mode="json")))
 
     def load(self) -> BaseModel:
         raw = super().load()

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -145,8 +146,10 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         try:
             stat = path.stat()
         except FileNotFoundError as error:
-            raise DatasetError(
-                f"{self._filepath}: no such split file (run the 'data' pipeline first)"
+            env = os.environ.get("KEDRO_ENV", "local")  # the run's (ParametersHook sets it)
+            raise DataSourceError(
+                f"{self._filepath}: no such split file in the {env} environment: write it with "
+                f"`kedro run --pipelines=data --env {env}` first"
             ) from error
         return str(path), stat.st_mtime_ns, stat.st_size
 

@@ -62,3 +62,41 @@ def pin_worker_to_accelerator(processes: int, gpus: int | None = None) -> dict[s
         os.environ.setdefault(key, value)
     logger.info("Worker %d uses GPU %s of %d", number, settings["CUDA_VISIBLE_DEVICES"], gpus)
     return settings
+
+
+def gpu_names() -> list[str]:
+    """The NVIDIA GPUs of this host by name, from ``nvidia-smi`` (no backend started)."""
+    try:
+        listing = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in listing.splitlines() if line.strip()]
+
+
+def backend_accelerators() -> list[str]:
+    """The accelerators the started Keras backend computes on (empty: the CPU only)."""
+    import keras  # noqa: PLC0415
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax  # noqa: PLC0415
+
+        return [f"{device.device_kind}" for device in jax.devices() if device.platform != "cpu"]
+    if backend == "tensorflow":
+        import tensorflow as tf  # noqa: PLC0415
+
+        return [device.name for device in tf.config.list_physical_devices("GPU")]
+    if backend == "torch":
+        import torch  # noqa: PLC0415
+
+        return [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    return []
+
+
+def describe(backend: str, accelerators: list[str]) -> str:
+    """``jax on 2 GPUs (NVIDIA H200)``, or ``tensorflow on the CPU (no accelerator)``."""
+    if not accelerators:
+        return f"{backend} on the CPU (no accelerator)"
+    kinds = ", ".join(sorted(set(accelerators)))
+    return f"{backend} on {len(accelerators)} GPU{'s' if len(accelerators) > 1 else ''} ({kinds})"

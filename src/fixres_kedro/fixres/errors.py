@@ -107,3 +107,8 @@ class CheckpointInUseError(FixResError, RuntimeError):
             f"the training checkpoint {directory} is in use by {holder}: the same run is "
             "training there; wait for it to finish or stop it, then run again"
         )
+
+
+class NoBackendError(FixResError, RuntimeError):
+    """The Keras backend to train with is not installed, or sees no accelerator where one
+    is required."""

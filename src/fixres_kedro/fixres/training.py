@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 import keras
@@ -59,6 +60,38 @@ class EpochLog(keras.callbacks.Callback):
         )
 
 
+class PaceWarning(keras.callbacks.Callback):
+    """One warning, after the first ``measured`` steps past the first (which compiles), with
+    how long the whole training will take at that pace: for a full-size training on the CPU,
+    where an epoch takes tens of minutes and nothing else would say so."""
+
+    def __init__(self, name: str, measured: int = 10) -> None:
+        super().__init__()
+        self.name, self.measured = name, measured
+        self._started: float | None = None
+        self._steps = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self._steps > self.measured:
+            return
+        self._steps += 1
+        if self._steps == 1:  # the first step compiles: the pace starts after it
+            self._started = time.perf_counter()
+            return
+        if self._steps <= self.measured:
+            return
+        per_step = (time.perf_counter() - self._started) / (self.measured - 1)
+        epochs, steps = self.params.get("epochs", 1), self.params.get("steps") or 0
+        logger.warning("%s trains on the CPU at %.1f s a step: its %d epochs of %d steps take about %s "
+                       "(a GPU host takes minutes; docs/gpu.md)", self.name, per_step, epochs, steps,
+                       _duration(per_step * epochs * steps))
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
 def train_and_evaluate(
     model: keras.Model,
     train_batches: ImageBatches,
@@ -70,6 +103,7 @@ def train_and_evaluate(
     jit_compile: bool | str = "auto",
     verbose: int | None = None,
     checkpoint: TrainingCheckpoint | None = None,
+    warn_pace: bool = False,
 ) -> dict[str, Any]:
     """Compile and fit ``model``, and report its top-1 on the validation set, as the
     example's ``train_and_evaluate`` does.
@@ -79,7 +113,8 @@ def train_and_evaluate(
     per-epoch logs (``history``), ``epochs_run``, ``train_seconds`` (summed over epochs,
     across resumptions), ``images_per_second``, the final validation ``top1`` and
     ``loss``. With a ``checkpoint`` every epoch is saved and an interrupted training
-    resumes after its last completed epoch.
+    resumes after its last completed epoch. ``warn_pace``: warn how long it will take
+    (``PaceWarning``).
     """
     compile_model(model, learning_rate, steps_per_execution, jit_compile)
     if verbose is None:  # a progress bar for people, log lines for log files
@@ -92,6 +127,8 @@ def train_and_evaluate(
     if verbose:  # the bar finishes its line before the log line
         chain.append(keras.callbacks.ProgbarLogger())
     chain.append(EpochLog(train_batches.pipeline.name))
+    if warn_pace:
+        chain.append(PaceWarning(train_batches.pipeline.name))
     if early_stopping_patience:
         chain.append(keras.callbacks.EarlyStopping(patience=early_stopping_patience))
     model.fit(

@@ -29,6 +29,7 @@ Classifier = TypeAliasType("Classifier", "keras.Model")
 CheckpointFolder = TypeAliasType("CheckpointFolder", "Checkpoints")
 
 GRID = 5  # the example shows a 5x5 grid of training inputs
+FULL_SIZE, SLOW_STEPS = 128, 300  # the example's smallest resolution; a few minutes of steps on a CPU
 
 
 def define_input_pipeline(dataset: InputPipeline, seed: int) -> InputPipeline:
@@ -67,6 +68,7 @@ def _fit(
 ) -> History:
     from fixres_kedro.fixres.checkpoint import Checkpoints, fingerprint, weights_digest  # noqa: PLC0415
     from fixres_kedro.fixres.dataset import make_dataset  # noqa: PLC0415
+    from fixres_kedro.fixres.devices import backend_accelerators  # noqa: PLC0415
     from fixres_kedro.fixres.training import train_and_evaluate  # noqa: PLC0415
 
     placement = {"batch_multiple": replicas.batch_multiple, "process_count": replicas.process_count,
@@ -77,6 +79,9 @@ def _fit(
     key = fingerprint(input_pipeline.model_dump(mode="json"), training.model_dump(mode="json"),
                       list(train_split["key"]), list(validation_split["key"]), weights_digest(model))
     checkpoint = (checkpoints or Checkpoints(None)).open(input_pipeline.name, key)
+    # A full-size training without an accelerator says how long it will take.
+    full_size = input_pipeline.image_size >= FULL_SIZE and any(layer.name == "resnet50v2" for layer in model.layers)
+    slow = full_size and len(train) * training.epochs > SLOW_STEPS and not backend_accelerators()
     result = train_and_evaluate(
         model, train, validation,
         epochs=training.epochs,
@@ -85,6 +90,7 @@ def _fit(
         steps_per_execution=runtime.steps_per_execution,
         jit_compile=runtime.jit_compile,
         checkpoint=checkpoint,
+        warn_pace=slow,
     )
     return History(**result)
 
