@@ -39,6 +39,9 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +52,7 @@ from kedro.io.core import AbstractDataset, DatasetError
 from fixres_kedro.datasets.atomic import DIGEST_SUFFIX, file_digest, recorded_digest
 from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.errors import DamagedFileError, FixResError, UnreadablePhotoError, one_line
-from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photos
+from fixres_kedro.fixres.photos import decode_photos
 from fixres_kedro.workers import photo_threads
 
 IMAGE_COLUMN = "image"
@@ -70,6 +73,41 @@ def _trim_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)
     except (AttributeError, OSError):  # not glibc
         pass
+
+
+class DecodedCache:
+    """The last ``size`` decoded splits of this process, by a key the caller chooses.
+
+    ``get(key, decode)`` returns the kept value for ``key`` or stores ``decode()``'s;
+    ``same_source`` drops older keys of the same source first (a rewritten file), so a
+    split is never held twice. Thread-safe: ``ParallelRunner`` and ``ThreadRunner`` nodes
+    may load at once.
+    """
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._kept: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, decode: Callable[[], Any],
+            same_source: Callable[[Hashable], bool] | None = None) -> Any:
+        with self._lock:
+            if key not in self._kept:
+                for stale in [k for k in self._kept if same_source and same_source(k)]:
+                    del self._kept[stale]
+                self._kept[key] = decode()
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+            self._kept.move_to_end(key)
+            return self._kept[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+# The train and the validation split of the current run.
+DECODED_SPLITS = DecodedCache(size=2)
 
 
 def clear_cache() -> None:
