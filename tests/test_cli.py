@@ -105,11 +105,12 @@ def test_a_list_parameter_goes_through_a_config_file(project, tmp_path):
 
 def test_offline_tfds_fails_in_seconds_saying_how_to_use_the_archive(tmp_path, monkeypatch):
     pytest.importorskip("tensorflow_datasets")
-    from fixres_kedro.datasets import image_source  # noqa: PLC0415
+    from fixres_kedro.datasets import ImageSourceDataset  # noqa: PLC0415
+    from fixres_kedro.datasets.photo_source import tfds as tfds_source  # noqa: PLC0415
     from fixres_kedro.errors import DataSourceError  # noqa: PLC0415
 
-    monkeypatch.setattr(image_source, "_DOWNLOAD_HOST", ("127.0.0.1", 9))  # nothing listens there
-    dataset = image_source.ImageSourceDataset(source="tfds", tfds_data_dir=str(tmp_path))
+    monkeypatch.setattr(tfds_source, "_DOWNLOAD_HOST", ("127.0.0.1", 9))  # nothing listens there
+    dataset = ImageSourceDataset(source="tfds", tfds_data_dir=str(tmp_path))
     with pytest.raises(Exception) as error:
         dataset.load()
     message = str(find_user_error(error.value))

@@ -33,7 +33,7 @@ from fixres_kedro.parameters import SplitParams
 from ..conftest import ARCHIVE, copy_project
 from .conftest import PHOTOS_PER_CLASS, TF_FLOWERS_LABELS, jpeg_bytes, write_archive
 
-LOGGER = "fixres_kedro.datasets.image_source"
+LOGGER = "fixres_kedro.datasets.photo_source"
 GOOD = sum(PHOTOS_PER_CLASS.values())  # 45
 SPLIT = {"train": "train[:90%]", "validation": "train[90%:]"}
 
@@ -520,7 +520,7 @@ import fixres_kedro.fixres.photos  # noqa: F401 - imported before the baseline
 messages = []
 handler = logging.Handler()
 handler.emit = lambda record: messages.append(record.getMessage())
-logging.getLogger("fixres_kedro.datasets.image_source").addHandler(handler)
+logging.getLogger("fixres_kedro.datasets.photo_source").addHandler(handler)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 source, path, megabytes = sys.argv[1:]
 photos = ImageSourceDataset(source=source, path=path, max_photo_megabytes=float(megabytes)).load()

@@ -9,8 +9,8 @@ import pytest
 from kedro.io.core import AbstractDataset, DatasetError
 
 from fixres_kedro.datasets import ImageSourceDataset
+from fixres_kedro.datasets.photo_source.tfds_order import tfds_hash
 from fixres_kedro.errors import DataSourceError
-from fixres_kedro.fixres.tfds_order import tfds_hash
 from fixres_kedro.pipelines.data.nodes import split_dataset
 from fixres_kedro.parameters import SplitParams
 
