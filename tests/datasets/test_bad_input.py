@@ -703,12 +703,7 @@ def test_links_out_of_a_folder_are_skipped_with_one_warning(tmp_path, flower_pho
 # --- stops: one line naming data.path ----------------------------------------------------
 
 
-@pytest.mark.parametrize("source_name", ["archive", "image_folder"])
-def test_missing_path_stops(tmp_path, source_name):
-    missing = tmp_path / "nowhere" / "flower_photos.tgz"
-    with pytest.raises(DataSourceError) as error:
-        load(source_name, missing)
-    assert str(error.value) == f"data.path: {missing} does not exist"
+# A missing path: test_image_source.py, with the other path errors.
 
 
 @pytest.mark.parametrize(
