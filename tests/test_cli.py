@@ -119,6 +119,19 @@ def test_offline_tfds_fails_in_seconds_saying_how_to_use_the_archive(tmp_path, m
     assert "\n" not in message
 
 
+def test_a_full_disk_line_says_that_kedro_prune_frees_space(tmp_path):
+    """The core's message names no command; the CLI adds the one that helps."""
+    from fixres_kedro.cli import user_message  # noqa: PLC0415
+    from fixres_kedro.errors import DiskFullError  # noqa: PLC0415
+
+    full = DiskFullError(tmp_path / "initial_model.keras", 3 * 2**20)
+    assert "kedro" not in str(full) and str(full).endswith(": free some space and run again")
+    wrapped = RuntimeError("a node failed")
+    wrapped.__cause__ = full
+    assert user_message(wrapped) == f"{full} (`kedro prune` removes old versions)"
+    assert user_message(RuntimeError("a bug")) is None
+
+
 SMOKE_LINES = 60  # issue #14: a smoke run shows at most this many lines
 
 
