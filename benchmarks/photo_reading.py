@@ -156,7 +156,6 @@ def main() -> None:
     parser.add_argument("--archive", type=Path, help="flower_photos.tgz")
     parser.add_argument("--photos", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--decoded-split", action="store_true", help="only the decoded split's memory")
     parser.add_argument("--trees", nargs="+", default=["src"], help="src folders to compare (--decoded-split)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
