@@ -29,7 +29,7 @@ os.environ.setdefault("FIXRES_COMPILATION_CACHE", tempfile.mkdtemp(prefix="fixre
 LEVELS = {
     "unit": ("tests/fixres/", "tests/pipelines/", "tests/test_parameters.py", "tests/test_import_graph.py",
              "tests/test_workers.py"),
-    "integration": ("tests/datasets/", "tests/test_hooks.py", "tests/test_cli.py", "tests/test_tracking.py",
+    "integration": ("tests/datasets/", "tests/test_install.py", "tests/test_hooks.py", "tests/test_cli.py", "tests/test_tracking.py",
                     "tests/test_prune.py"),
     "e2e": ("tests/test_run.py", "tests/test_study.py", "tests/test_scale_out.py", "tests/test_notebook.py",
             "tests/test_viz.py", "tests/test_faults.py", "tests/test_gpu_study.py"),
@@ -48,7 +48,7 @@ def pytest_collection_modifyitems(config, items) -> None:
 def pytest_configure(config) -> None:
     """The backend starts quietly, as in a run; this process keeps its compiled programs
     in that cache too."""
-    from fixres_kedro import start_backend  # noqa: PLC0415
+    from fixres_kedro.fixres.backend import start_backend  # noqa: PLC0415
 
     start_backend()
     from fixres_kedro.fixres.compilation_cache import enable_compilation_cache  # noqa: PLC0415

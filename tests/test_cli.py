@@ -111,17 +111,31 @@ def test_a_list_parameter_goes_through_a_config_file(project, tmp_path):
 
 def test_offline_tfds_fails_in_seconds_saying_how_to_use_the_archive(tmp_path, monkeypatch):
     pytest.importorskip("tensorflow_datasets")
-    from fixres_kedro.datasets import image_source  # noqa: PLC0415
+    from fixres_kedro.datasets import ImageSourceDataset  # noqa: PLC0415
+    from fixres_kedro.datasets.photo_source import tfds as tfds_source  # noqa: PLC0415
     from fixres_kedro.errors import DataSourceError  # noqa: PLC0415
 
-    monkeypatch.setattr(image_source, "_DOWNLOAD_HOST", ("127.0.0.1", 9))  # nothing listens there
-    dataset = image_source.ImageSourceDataset(source="tfds", tfds_data_dir=str(tmp_path))
+    monkeypatch.setattr(tfds_source, "_DOWNLOAD_HOST", ("127.0.0.1", 9))  # nothing listens there
+    dataset = ImageSourceDataset(source="tfds", tfds_data_dir=str(tmp_path))
     with pytest.raises(Exception) as error:
         dataset.load()
     message = str(find_user_error(error.value))
     assert isinstance(find_user_error(error.value), DataSourceError)
     assert "cannot be reached" in message and "FIXRES_DATA_SOURCE=archive" in message
     assert "\n" not in message
+
+
+def test_a_full_disk_line_says_that_kedro_prune_frees_space(tmp_path):
+    """The core's message names no command; the CLI adds the one that helps."""
+    from fixres_kedro.cli import user_message  # noqa: PLC0415
+    from fixres_kedro.errors import DiskFullError  # noqa: PLC0415
+
+    full = DiskFullError(tmp_path / "initial_model.keras", 3 * 2**20)
+    assert "kedro" not in str(full) and str(full).endswith(": free some space and run again")
+    wrapped = RuntimeError("a node failed")
+    wrapped.__cause__ = full
+    assert user_message(wrapped) == f"{full} (`kedro prune` removes old versions)"
+    assert user_message(RuntimeError("a bug")) is None
 
 
 SMOKE_LINES = 60  # issue #14: a smoke run shows at most this many lines

@@ -21,9 +21,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "fixres_kedro"
 LAYERS = [
     ("fixres_kedro", "fixres_kedro.protocol"),
     ("fixres_kedro.fixres",),
-    ("fixres_kedro.parameters", "fixres_kedro.metrics", "fixres_kedro.errors", "fixres_kedro.environment",
+    ("fixres_kedro.metrics", "fixres_kedro.errors", "fixres_kedro.environment",
      "fixres_kedro.workers", "fixres_kedro.console"),
-    ("fixres_kedro.datasets", "fixres_kedro.pipelines"),
+    ("fixres_kedro.datasets",),
+    # The parameters check a split against tfds' slicing, which the photo source owns.
+    ("fixres_kedro.parameters", "fixres_kedro.pipelines"),
     ("fixres_kedro.pipeline_registry", "fixres_kedro.hooks", "fixres_kedro.tracking", "fixres_kedro.cli",
      "fixres_kedro.prune", "fixres_kedro.__main__"),
     ("fixres_kedro.settings",),

@@ -3,7 +3,8 @@ must fix something.
 
 * A wrong parameter, a missing archive, a damaged file, a full disk: a ``FixResError``
   raised somewhere below Kedro's runner is printed as ``Error: <what and where>`` and the
-  command exits with status 1, instead of a page of stack trace. Any other exception keeps
+  command exits with status 1, instead of a page of stack trace; a full disk's line adds
+  that ``kedro prune`` frees space (the core knows no commands). Any other exception keeps
   its traceback.
 * An unknown pipeline, node or namespace is refused before anything runs, listing the
   valid names, closest first.
@@ -26,11 +27,12 @@ from kedro.framework.project import settings
 from kedro.io.core import VersionNotFoundError
 from kedro.pipeline import Pipeline
 
-from fixres_kedro.errors import FixResError, find_cause, find_user_error
 from fixres_kedro.environment import config_loader, project_path, restore_environment, use_environment
+from fixres_kedro.errors import DiskFullError, FixResError, find_cause, find_user_error
 from fixres_kedro.workers import PARALLEL_WORKERS
 
 SHOWN = 12  # names listed in an unknown-name error before "and N more"
+PRUNE_HINT = " (`kedro prune` removes old versions)"
 
 
 class UnknownNameError(FixResError, ValueError):
@@ -54,6 +56,14 @@ def _missing_version(error: BaseException) -> str | None:
             "(each environment has its own data: --env chooses which)")
 
 
+def user_message(error: BaseException) -> str | None:
+    """The one line to print for ``error``, if the user can fix it; None otherwise."""
+    user_error = find_user_error(error)
+    if user_error is None:
+        return _missing_version(error)
+    return f"{user_error}{PRUNE_HINT}" if isinstance(user_error, DiskFullError) else str(user_error)
+
+
 class _UserErrorsOnOneLine(click.Command):
     def invoke(self, ctx: click.Context) -> Any:
         # The command's --env becomes KEDRO_ENV while it runs (fixres_kedro.environment),
@@ -62,8 +72,7 @@ class _UserErrorsOnOneLine(click.Command):
         try:
             return super().invoke(ctx)
         except Exception as error:
-            user_error = find_user_error(error)
-            message = str(user_error) if user_error is not None else _missing_version(error)
+            message = user_message(error)
             if message is None:
                 raise
             raise click.ClickException(message) from None

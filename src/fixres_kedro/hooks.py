@@ -24,7 +24,7 @@ from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
-from fixres_kedro import keras_backend, start_backend
+from fixres_kedro.fixres.backend import keras_backend, start_backend
 from fixres_kedro.errors import MissingInputError, NoBackendError
 from fixres_kedro.environment import use_environment
 from fixres_kedro.metrics import Provenance

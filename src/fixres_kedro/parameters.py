@@ -29,7 +29,7 @@ from pydantic import (
 from fixres_kedro.fixres.backbones import Backbone, FinetuneVariant, min_image_size
 from fixres_kedro.fixres.errors import InvalidParameterError, Problem
 from fixres_kedro.fixres.preprocessing import InputPipeline
-from fixres_kedro.fixres.tfds_order import slice_bounds
+from fixres_kedro.datasets.photo_source.tfds_order import slice_bounds
 
 __all__ = [
     "DataParams", "ExperimentParameters", "InputPipeline", "ModelParams", "ModelRunParams",

@@ -33,7 +33,7 @@ from fixres_kedro.parameters import SplitParams
 from ..conftest import ARCHIVE, copy_project
 from .conftest import PHOTOS_PER_CLASS, TF_FLOWERS_LABELS, jpeg_bytes, write_archive
 
-LOGGER = "fixres_kedro.datasets.image_source"
+LOGGER = "fixres_kedro.datasets.photo_source"
 GOOD = sum(PHOTOS_PER_CLASS.values())  # 45
 SPLIT = {"train": "train[:90%]", "validation": "train[90%:]"}
 
@@ -520,7 +520,7 @@ import fixres_kedro.fixres.photos  # noqa: F401 - imported before the baseline
 messages = []
 handler = logging.Handler()
 handler.emit = lambda record: messages.append(record.getMessage())
-logging.getLogger("fixres_kedro.datasets.image_source").addHandler(handler)
+logging.getLogger("fixres_kedro.datasets.photo_source").addHandler(handler)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 source, path, megabytes = sys.argv[1:]
 photos = ImageSourceDataset(source=source, path=path, max_photo_megabytes=float(megabytes)).load()
@@ -703,12 +703,7 @@ def test_links_out_of_a_folder_are_skipped_with_one_warning(tmp_path, flower_pho
 # --- stops: one line naming data.path ----------------------------------------------------
 
 
-@pytest.mark.parametrize("source_name", ["archive", "image_folder"])
-def test_missing_path_stops(tmp_path, source_name):
-    missing = tmp_path / "nowhere" / "flower_photos.tgz"
-    with pytest.raises(DataSourceError) as error:
-        load(source_name, missing)
-    assert str(error.value) == f"data.path: {missing} does not exist"
+# A missing path: test_image_source.py, with the other path errors.
 
 
 @pytest.mark.parametrize(

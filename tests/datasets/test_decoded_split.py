@@ -18,7 +18,7 @@ from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.dataset import ImageBatches, make_dataset
 from fixres_kedro.fixres.preprocessing import InputPipeline
 from fixres_kedro.fixres.photos import decode_split
-from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photo
+from fixres_kedro.fixres.photos import decode_photo
 from fixres_kedro.protocol import MODELS
 
 from .conftest import jpeg_bytes
@@ -115,7 +115,7 @@ def test_a_rewritten_file_is_read_again(written):
     assert len(before) == 23 and len(after) == 7
     for image, blob in zip(after["image"], changed["image"]):
         np.testing.assert_array_equal(image, decode_photo(blob))
-    assert len(DECODED_SPLITS._kept) == 1  # the stale decode of that path was dropped
+    assert len(module.DECODED_SPLITS._kept) == 1  # the stale decode of that path was dropped
 
 
 def test_an_undecodable_photo_stops_with_its_position(tmp_path):
@@ -125,7 +125,7 @@ def test_an_undecodable_photo_stops_with_its_position(tmp_path):
     ParquetDataset(filepath=str(path)).save(split)
     with pytest.raises(DataSourceError, match=r"photo 6 of the split .*validation_split\.parquet \(9 photos\)"):
         DecodedSplitDataset(filepath=str(path), batch_rows=4).load()
-    assert not DECODED_SPLITS._kept
+    assert not module.DECODED_SPLITS._kept
 
 
 def test_save_is_refused_and_describe_names_the_file(tmp_path):

@@ -20,9 +20,9 @@ import pytest
 import simplejpeg
 
 from fixres_kedro.datasets import ImageSourceDataset
+from fixres_kedro.datasets.photo_source.tfds_order import tfds_hash
 from fixres_kedro.fixres.preprocessing import InputPipeline
 from fixres_kedro.fixres.photos import decode_photo, decode_photos
-from fixres_kedro.fixres.tfds_order import tfds_hash
 from fixres_kedro.pipelines.data.nodes import split_dataset
 from fixres_kedro.parameters import SplitParams
 

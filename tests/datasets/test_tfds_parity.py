@@ -1,5 +1,5 @@
 """tfds' own tf_flowers, built offline from the whole ``flower_photos.tgz``, read back in
-the order ``fixres_kedro.fixres.tfds_order.read_order`` gives.
+the order ``fixres_kedro.datasets.photo_source.tfds_order.read_order`` gives.
 
 TensorFlow only (skipped without tensorflow-datasets and TensorFlow). The builder runs
 once per module under pytest's temporary folder: its one download (the
@@ -22,7 +22,7 @@ tfds = pytest.importorskip("tensorflow_datasets")
 tf = pytest.importorskip("tensorflow")
 
 from fixres_kedro.datasets import ImageSourceDataset  # noqa: E402
-from fixres_kedro.fixres.tfds_order import (  # noqa: E402
+from fixres_kedro.datasets.photo_source.tfds_order import (  # noqa: E402
     file_instructions,
     interleave_order,
     number_of_shards,

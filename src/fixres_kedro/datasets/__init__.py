@@ -12,7 +12,7 @@ from fixres_kedro.datasets.atomic import (
 )
 from fixres_kedro.datasets.decoded_split import DecodedSplitDataset
 from fixres_kedro.datasets.figure import FigureDataset
-from fixres_kedro.datasets.image_source import ImageSourceDataset
+from fixres_kedro.datasets.photo_source import ImageSourceDataset
 from fixres_kedro.datasets.keras_model import KerasModelDataset
 from fixres_kedro.datasets.local_folder import CheckpointFolder, LocalFolder
 from fixres_kedro.datasets.report_folder import ReportFolder

@@ -9,9 +9,9 @@ the I/O layer's job and a node never holds the encoded split next to the decoded
   reads a whole row group at a time, so the ``@bytes`` entries write row groups of 256
   rows (``save_args: row_group_size``): then only one row group of encoded photos is in
   memory at a time. After each one, the memory Arrow's allocator and glibc keep from it
-  is handed back (``release_unused``, ``malloc_trim``); otherwise some 100 MiB of it
-  would add to the peak. A file of one row group still loads, with the whole encoded
-  column read at once;
+  is handed back (Arrow's ``release_unused``, ``psutil.heap_trim``); otherwise some
+  100 MiB of it would add to the peak. A file of one row group still loads, with the
+  whole encoded column read at once;
 * each batch's photos are decoded on a thread pool with
   ``fixres_kedro.fixres.photos.decode_photos`` and the encoded bytes dropped;
 * ``load`` returns a ``pandas.DataFrame`` with the split's columns (``key``, ``label``,
@@ -37,20 +37,23 @@ read-only: ``save`` refuses, the split is written through its ``@bytes`` entry.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
 from kedro.io.core import AbstractDataset, DatasetError
 
 from fixres_kedro.datasets.atomic import DIGEST_SUFFIX, file_digest, recorded_digest
 from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.errors import DamagedFileError, FixResError, UnreadablePhotoError, one_line
-from fixres_kedro.fixres.photos import DECODED_SPLITS, decode_photos
+from fixres_kedro.fixres.photos import decode_photos
 from fixres_kedro.workers import photo_threads
 
 IMAGE_COLUMN = "image"
@@ -61,16 +64,46 @@ READ_BUFFER_BYTES = 1 << 20  # buffered reads of the file, not one read per colu
 _CacheKey = tuple[str, int, int]
 
 
-def _trim_heap() -> None:
-    """Return the C heap's free memory to the system (glibc only; else nothing).
+# Hands the C heap's free pages back to the system (glibc's malloc_trim; a no-op where
+# psutil has none). The source's photos and the rows read so far were freed, but glibc
+# keeps them resident beside the decoded split: some 220 MiB more at the peak after the
+# data pipeline in the same process (benchmarks/photo_reading.py --decoded-split).
+_trim_heap = getattr(psutil, "heap_trim", lambda: None)
 
-    The encoded bytes of every row batch were freed; without this glibc keeps tens of
-    MiB of them resident next to the decoded split for the whole run.
+
+class DecodedCache:
+    """The last ``size`` decoded splits of this process, by a key the caller chooses.
+
+    ``get(key, decode)`` returns the kept value for ``key`` or stores ``decode()``'s;
+    ``same_source`` drops older keys of the same source first (a rewritten file), so a
+    split is never held twice. Thread-safe: ``ParallelRunner`` and ``ThreadRunner`` nodes
+    may load at once.
     """
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (AttributeError, OSError):  # not glibc
-        pass
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._kept: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, decode: Callable[[], Any],
+            same_source: Callable[[Hashable], bool] | None = None) -> Any:
+        with self._lock:
+            if key not in self._kept:
+                for stale in [k for k in self._kept if same_source and same_source(k)]:
+                    del self._kept[stale]
+                self._kept[key] = decode()
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+            self._kept.move_to_end(key)
+            return self._kept[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+# The train and the validation split of the current run.
+DECODED_SPLITS = DecodedCache(size=2)
 
 
 def clear_cache() -> None:

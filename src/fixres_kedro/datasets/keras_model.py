@@ -34,7 +34,7 @@ class KerasModelDataset(VersionedFile):
     """
 
     def load(self) -> Any:
-        from fixres_kedro import start_backend  # noqa: PLC0415 - keep catalog creation free of it
+        from fixres_kedro.fixres.backend import start_backend  # noqa: PLC0415 - keep catalog creation free of it
 
         start_backend()
         import keras  # noqa: PLC0415
@@ -63,7 +63,7 @@ class KerasModelDataset(VersionedFile):
         return [PurePosixPath(found).parent.name for found in self._fs.glob(pattern)]
 
     def save(self, data: Any) -> None:
-        from fixres_kedro import start_backend  # noqa: PLC0415
+        from fixres_kedro.fixres.backend import start_backend  # noqa: PLC0415
 
         start_backend()
         import keras  # noqa: PLC0415

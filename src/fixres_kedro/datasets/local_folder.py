@@ -38,7 +38,7 @@ class CheckpointFolder(LocalFolder):
     ``fixres.checkpoint.Checkpoints`` there, which ``CheckpointHook`` cleans up after."""
 
     def load(self) -> Any:
-        from fixres_kedro import start_backend  # noqa: PLC0415
+        from fixres_kedro.fixres.backend import start_backend  # noqa: PLC0415
 
         start_backend()  # the checkpoints hold Keras variables
         from fixres_kedro.fixres.checkpoint import Checkpoints  # noqa: PLC0415

@@ -24,7 +24,7 @@ def gpu_count() -> int:
 
 
 def worker_number() -> int | None:
-    """1, 2, ... in a worker process of a process pool (``ParallelRunner``), else None."""
+    """1, 2, ... in a worker process of a ``multiprocessing`` pool, else None."""
     if multiprocessing.parent_process() is None:
         return None
     identity = multiprocessing.current_process()._identity

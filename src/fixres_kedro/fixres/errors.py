@@ -1,7 +1,7 @@
 """Errors that are the user's to fix (a parameter, a photo, a full disk), not bugs.
 
-Each message is one line that says what is wrong and where; ``kedro run`` prints it as
-``Error: <message>`` (``fixres_kedro.cli``) instead of a traceback.
+Each message is one line that says what is wrong and where, for whatever runs the core to
+print instead of a traceback (the project's command line adds its own hints).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class DiskFullError(FixResError, OSError):
         where = f"; {megabytes(free)} free there" if free is not None else ""
         super().__init__(
             f"no space left on the device for {path} (it needs about {megabytes(needed)}"
-            f"{where}): free some space (`kedro prune` removes old versions) and run again"
+            f"{where}): free some space and run again"
         )
 
 

@@ -1,4 +1,4 @@
-"""Photos: open, check and decode one, decode many on threads, keep a split decoded.
+"""Photos: open, check and decode one, decode many on threads.
 
 The core owns the photos: the photo source (``fixres_kedro.datasets.ImageSourceDataset``)
 checks each photo here when it reads an archive or folder, the decoded-split dataset
@@ -12,8 +12,6 @@ decodes here, and the input pipelines take what ``decode_photo`` returns: an RGB
 * ``decode_photos`` decodes a list on a thread pool (``default_workers`` threads: one per
   CPU core this process may use, shared with the processes ``share_cores`` names),
   naming the first photo that fails.
-* ``DecodedCache`` keeps the last decoded splits of the process, so the three runs of one
-  ``kedro run`` decode a split once.
 
 JPEGs are decoded as TensorFlow's default decode (``tf.io.decode_image(channels=3)``,
 ``tf.io.decode_jpeg``, tfds, the Keras example) does, bit for bit: libjpeg-turbo (through
@@ -28,11 +26,8 @@ from __future__ import annotations
 
 import io
 import os
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import simplejpeg
@@ -328,41 +323,6 @@ def decode_photos(
         return [decode(item) for item in enumerate(encoded)]
     with ThreadPoolExecutor(workers or default_workers(), thread_name_prefix="decode_photo") as pool:
         return list(pool.map(decode, enumerate(encoded), chunksize=16))
-
-
-class DecodedCache:
-    """The last ``size`` decoded splits of this process, by a key the caller chooses.
-
-    ``get(key, decode)`` returns the kept value for ``key`` or stores ``decode()``'s;
-    ``same_source`` drops older keys of the same source first (a rewritten file), so a
-    split is never held twice. Thread-safe: ``ParallelRunner`` and ``ThreadRunner`` nodes
-    may load at once.
-    """
-
-    def __init__(self, size: int = 2) -> None:
-        self.size = size
-        self._kept: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, decode: Callable[[], Any],
-            same_source: Callable[[Hashable], bool] | None = None) -> Any:
-        with self._lock:
-            if key not in self._kept:
-                for stale in [k for k in self._kept if same_source and same_source(k)]:
-                    del self._kept[stale]
-                self._kept[key] = decode()
-                while len(self._kept) > self.size:
-                    self._kept.popitem(last=False)
-            self._kept.move_to_end(key)
-            return self._kept[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
-
-
-# The train and the validation split of the current run.
-DECODED_SPLITS = DecodedCache(size=2)
 
 
 def decode_split(photos: Sequence[bytes] | Sequence[np.ndarray], workers: int = 0) -> list[np.ndarray]:

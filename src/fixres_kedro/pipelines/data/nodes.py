@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from fixres_kedro.fixres.tfds_order import read_order, tf_flowers_example_size
+from fixres_kedro.datasets.photo_source.tfds_order import read_order, tf_flowers_example_size
 from fixres_kedro.parameters import SplitParams
 
 
@@ -19,7 +19,7 @@ def split_dataset(
     ``photos`` come in the order tfds stores the ``train`` split (by key hash), so each
     tfds slice (``train[:90%]``, ``train[90%:]``) holds a contiguous range of them; tfds
     reads that range from the shards it wrote, interleaved in blocks of 16, and each part
-    keeps that order (``fixres.tfds_order.read_order``; the shards follow from the
+    keeps that order (``datasets.photo_source.tfds_order.read_order``; the shards follow from the
     photos' sizes, serialized as tf_flowers' examples). ``max_train_examples`` and
     ``max_validation_examples`` keep only the first examples of each part, in that order
     (the smoke environment). Each row gets the ``sha256`` of its photo's bytes, which

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixres_kedro.fixres.tfds_order import (
+from fixres_kedro.datasets.photo_source.tfds_order import (
     FileInstruction,
     file_instructions,
     interleave_order,
