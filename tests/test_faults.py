@@ -273,7 +273,7 @@ def test_a_damaged_split_in_a_run_is_one_line(project):
 def test_a_damaged_model_names_its_version_and_an_earlier_one(smoke_project, project):
     shutil.copytree(smoke_project / SMOKE_DATA / "06_models", project / SMOKE_DATA / "06_models",
                     ignore=shutil.ignore_patterns("checkpoints"))
-    for name in ("05_model_input",):
+    for name in ("05_model_input", "07_model_output"):
         shutil.copytree(smoke_project / SMOKE_DATA / name, project / SMOKE_DATA / name)
     folder = project / SMOKE_DATA / "06_models" / "initial_model.keras"
     earlier = sorted(p.name for p in folder.iterdir())[-1]

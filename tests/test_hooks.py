@@ -3,6 +3,9 @@ parameters are checked before any of them runs."""
 
 from __future__ import annotations
 
+import signal
+import time
+
 import keras
 import numpy as np
 import pytest
@@ -14,10 +17,11 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import node
 
 from fixres_kedro import settings
-from fixres_kedro.errors import InvalidParameterError
+from fixres_kedro.errors import InvalidParameterError, StoppedError
 from fixres_kedro.fixres.checkpoint import Checkpoints
 from fixres_kedro.protocol import BACKEND_TAG
 from fixres_kedro.hooks import (
+    StopHook,
     CheckpointHook,
     CompilationCacheHook,
     DeviceHook,
@@ -44,7 +48,30 @@ def test_hooks_place_the_devices_first_then_the_cache_then_precision_then_seeds(
     task = node(lambda: None, inputs=None, outputs="x", name="initial.train_model", tags=BACKEND_TAG)
     manager.hook.before_node_run(node=task, catalog=_catalog(seed=1, runtime={}), inputs={}, is_async=False,
                                  run_id="r")
-    assert called[:5] == [DistributionHook, DeviceHook, CompilationCacheHook, PrecisionHook, SeedHook]
+    # StopHook first: it names the running nodes when a signal comes.
+    assert called[:6] == [StopHook, DistributionHook, DeviceHook, CompilationCacheHook, PrecisionHook, SeedHook]
+
+
+def test_a_stop_swallowed_by_an_except_is_raised_again_until_a_node_reports_it():
+    """Code that swallows exceptions (logging does while it writes) cannot lose a Ctrl-C."""
+    hook, before = StopHook(), signal.getsignal(signal.SIGINT)
+    hook.before_pipeline_run()
+    task = node(lambda: None, inputs=None, outputs="x", name="initial.train_model")
+    hook.before_node_run(task)
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except Exception:  # noqa: BLE001, S110 - what logging.Handler.handleError does
+        pass
+    with pytest.raises(StoppedError) as stopped:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert str(stopped.value).startswith("stopped by Ctrl-C (SIGINT) during initial.train_model: ")
+    assert stopped.value.exit_code == 130
+    hook.on_node_error(stopped.value)  # reported: no more repeats
+    time.sleep(3 * StopHook.AGAIN)
+    hook.on_pipeline_error()
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_node_seeds_depend_on_the_seed_and_the_node_and_follow_seed_namespaces():

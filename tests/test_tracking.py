@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -112,6 +114,57 @@ def test_each_model_of_the_protocol_is_a_nested_mlflow_run_with_its_epochs(clien
         assert child.data.params["training.learning_rate"] in ("0.001", "0.0001")
         files = {a.path for a in client.list_artifacts(child.info.run_id, name)}
         assert f"{name}/{name}_training_curves.png" in files
+
+
+def test_each_nested_run_lasts_as_long_as_its_training(client, tracked):
+    """MLflow shows a nested run's duration: its training node's, not the whole run's."""
+    log = (tracked / "logs" / "info.log").read_text()
+    trained = {found.group(1): float(found.group(3)) for found in
+               re.finditer(r"\] (\w+)\.(train_model|finetune_model) finished in ([\d.]+) s", log)}
+    runs = _runs(client)
+    assert set(trained) == {"initial", "finetune", "vanilla"}, log[-2000:]
+    for name, seconds in trained.items():
+        info = runs[name].info
+        assert info.status == "FINISHED"
+        spent = (info.end_time - info.start_time) / 1000
+        assert seconds - 0.2 <= spent <= seconds + 2.0, (name, spent, seconds)
+
+
+def _interrupt(project: Path, number: int) -> tuple[int, str, float]:
+    """Start a long training, send ``number`` once its first epoch ends; the exit status,
+    the output and the seconds from the signal to the exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kedro", "run", "--env=smoke", "--pipelines=initial",
+         "--params", "model.backbone=tiny,initial.training.epochs=400"],
+        cwd=project, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "epoch 2/400" in line:
+            break
+    sent = time.monotonic()
+    process.send_signal(number)
+    rest, _ = process.communicate(timeout=120)
+    return process.returncode, "".join(lines) + rest, time.monotonic() - sent
+
+
+@pytest.mark.parametrize(("number", "name"), [(signal.SIGINT, "Ctrl-C (SIGINT)"), (signal.SIGTERM, "SIGTERM")])
+def test_a_stopped_run_ends_on_one_line_and_mlflow_records_it_killed(smoke_project, tmp_path, number, name):
+    project = copy_project(tmp_path)
+    shutil.copytree(smoke_project / SMOKE_DATA / "02_intermediate", project / SMOKE_DATA / "02_intermediate")
+    code, output, seconds = _interrupt(project, number)
+    assert code == 128 + number, output[-3000:]
+    assert output.strip().splitlines()[-1].startswith(
+        f"Error: stopped by {name} during initial.train_model: run the same command again to resume"), output[-3000:]
+    assert "Traceback" not in output and "Aborted" not in output and "Logging error" not in output
+    assert seconds < 30, seconds
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    runs = _runs(MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}"))
+    assert {run_name: run.info.status for run_name, run in runs.items()} == {
+        "parent": "KILLED", "initial": "KILLED", runs["parent"].info.run_name: "KILLED"}
+    # What the message promises: the finished epochs are checkpointed for the next run.
+    assert list((project / SMOKE_DATA / "06_models" / "checkpoints").glob("*/epoch-*"))
 
 
 def test_a_broken_store_never_fails_a_run(smoke_project, tmp_path):

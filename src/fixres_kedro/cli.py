@@ -28,7 +28,7 @@ from kedro.io.core import VersionNotFoundError
 from kedro.pipeline import Pipeline
 
 from fixres_kedro.environment import config_loader, project_path, restore_environment, use_environment
-from fixres_kedro.errors import DiskFullError, FixResError, find_cause, find_user_error
+from fixres_kedro.errors import DiskFullError, FixResError, StoppedError, find_cause, find_user_error
 from fixres_kedro.workers import PARALLEL_WORKERS
 
 SHOWN = 12  # names listed in an unknown-name error before "and N more"
@@ -75,7 +75,11 @@ class _UserErrorsOnOneLine(click.Command):
             message = user_message(error)
             if message is None:
                 raise
-            raise click.ClickException(message) from None
+            failure = click.ClickException(message)
+            stopped = find_cause(error, StoppedError)
+            if stopped is not None:
+                failure.exit_code = stopped.exit_code  # 130 after Ctrl-C, as the shell expects
+            raise failure from None
         finally:
             restore_environment(saved)
 

@@ -26,7 +26,7 @@ from fixres_kedro.fixres.errors import (
 
 __all__ = [
     "CheckpointInUseError", "DamagedFileError", "DataSourceError", "DiskFullError",
-    "FixResError", "InvalidParameterError", "MissingInputError", "NoBackendError", "NothingToSummariseError", "Problem",
+    "FixResError", "InvalidParameterError", "MissingInputError", "StoppedError", "NoBackendError", "NothingToSummariseError", "Problem",
     "UnreadablePhotoError", "find_cause", "find_user_error",
 ]
 
@@ -35,6 +35,15 @@ E = TypeVar("E", bound=BaseException)
 
 class DataSourceError(FixResError, DatasetError):
     """The photo source is missing, unreadable or laid out wrongly."""
+
+
+class StoppedError(FixResError):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM): ``exit_code`` is the shell's
+    128 + the signal's number."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class MissingInputError(FixResError, DatasetError):

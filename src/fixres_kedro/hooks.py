@@ -8,10 +8,13 @@ train or evaluate) start, seed or place a Keras backend.
 
 from __future__ import annotations
 
+import _thread
 import logging
 import os
 import random
+import signal
 import subprocess
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -25,8 +28,8 @@ from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
 from fixres_kedro.fixres.backend import keras_backend, start_backend
-from fixres_kedro.errors import MissingInputError, NoBackendError
-from fixres_kedro.environment import use_environment
+from fixres_kedro.errors import MissingInputError, NoBackendError, StoppedError, find_cause
+from fixres_kedro.environment import restore_environment, use_environment
 from fixres_kedro.metrics import Provenance
 from fixres_kedro.parameters import RuntimeParams, check_parameters
 from fixres_kedro.protocol import BACKEND_TAG, MODELS, parse_namespace
@@ -51,12 +54,30 @@ class ParametersHook:
     node reads a parameter, so that an unknown key or a rule across sections stops the run
     with one line. It also makes ``KEDRO_ENV`` the run's environment, whose ``seeds`` the
     pipeline registry reads (and registers the pipelines again if they were registered
-    for another environment in this process)."""
+    for another environment in this process), until the run ends: a later session in the
+    same process (a notebook, a test) starts from the environment it had before."""
+
+    def __init__(self) -> None:
+        self._before: list[str | None] = []  # KEDRO_ENV before the first context of a run
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         check_parameters(context.config_loader["parameters"])
+        if not self._before:  # a session may create its context more than once
+            self._before.append(os.environ.get("KEDRO_ENV"))
         use_environment(context.env)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._restore()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._before:
+            restore_environment(self._before.pop())
 
 
 class MissingInputsHook:
@@ -337,6 +358,87 @@ class ProvenanceHook:
                   if (version := input_version(catalog, name)) is not None}
         return {PROVENANCE: Provenance(run_id=run_id, environment=os.environ.get("KEDRO_ENV", "local"),
                                        **self._git, node=node.name, inputs=inputs)}
+
+
+class StopHook:
+    """Ctrl-C or SIGTERM stop a run as an error: one line naming the nodes it stopped, and
+    every ``on_node_error`` / ``on_pipeline_error`` hook runs (the checkpoint's lock is
+    released, MLflow records the runs as KILLED) instead of an interpreter that unwinds
+    without them. A second signal acts as it would without this hook (Ctrl-C at once).
+
+    The handler raises in whatever the main thread is running; where that code swallows
+    exceptions (``logging`` does, while it writes an epoch's line), the stop is raised again
+    every half second until a node or the run reports it.
+    """
+
+    SIGNALS = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+    AGAIN = 0.5  # seconds between raising a stop that was swallowed
+
+    def __init__(self) -> None:
+        self._running: list[str] = []
+        self._saved: dict[int, Any] = {}
+        self._stopping: StoppedError | None = None
+        self._reported = threading.Event()
+        self._again = False  # the next call of the handler is our own repeat
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers belong to the main thread (a notebook's may differ)
+        self._running, self._stopping = [], None
+        self._reported.clear()
+        for number in self.SIGNALS:
+            self._saved[number] = signal.signal(number, self._stop)
+
+    def _stop(self, number: int, frame: Any) -> None:
+        if self._stopping is not None and not self._again:  # the user's second signal
+            self._restore()
+            signal.raise_signal(number)
+            return
+        self._again = False
+        if self._stopping is None:
+            during = f" during {', '.join(self._running)}" if self._running else ""
+            self._stopping = StoppedError(
+                f"stopped by {self.SIGNALS.get(number, signal.Signals(number).name)}{during}: run the same "
+                "command again to resume (a training resumes after its last finished epoch; "
+                "--only-missing-outputs skips the nodes that finished)", exit_code=128 + number)
+            threading.Thread(target=self._raise_again, args=(number,), daemon=True, name="stop-again").start()
+            logging.raiseExceptions = False  # a stop swallowed by a log line prints no traceback
+        raise self._stopping
+
+    def _raise_again(self, number: int) -> None:
+        while not self._reported.wait(self.AGAIN):
+            self._again = True
+            _thread.interrupt_main(number)  # calls _stop in the main thread
+
+    def _restore(self) -> None:
+        self._reported.set()
+        logging.raiseExceptions = True
+        saved, self._saved = self._saved, {}
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        self._running.append(node.name)
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        if node.name in self._running:
+            self._running.remove(node.name)
+
+    @hook_impl
+    def on_node_error(self, error: Exception) -> None:
+        if self._stopping is not None and find_cause(error, StoppedError) is not None:
+            self._reported.set()  # it reached Kedro: the node's and the run's error hooks follow
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._restore()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._restore()
 
 
 class NodeTimingHook:

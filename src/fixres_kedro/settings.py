@@ -18,6 +18,7 @@ from fixres_kedro.hooks import (
     ProvenanceHook,
     RunSummaryHook,
     SeedHook,
+    StopHook,
 )
 from fixres_kedro.tracking import TrackingHook
 
@@ -29,11 +30,12 @@ console.install()
 # then a pipeline whose inputs are not written yet, stop before any node; devices first (a
 # worker's GPU must be chosen before its backend starts, then the devices are named), the compilation cache before
 # anything compiles, then the precision policy, the seeds, checkpoints, the provenance of
-# metrics and the timing of each node.
+# metrics and the timing of each node. StopHook comes first in each: a signal stops the run as
+# an error, which every other hook then sees.
 HOOKS = (
     TrackingHook(), RunSummaryHook(), NodeTimingHook(), ProvenanceHook(), CheckpointHook(), SeedHook(),
     PrecisionHook(), CompilationCacheHook(), MissingInputsHook(), DeviceHook(), DistributionHook(),
-    ParametersHook(),
+    ParametersHook(), StopHook(),
 )
 # kedro-mlflow's hook runs inside TrackingHook, which keeps tracking from failing a run.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")

@@ -13,6 +13,10 @@ evaluated a model (``initial``, ``finetune``, ``seed_3.vanilla``, ``finetune_off
   metrics (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``epoch_seconds`` by
   epoch), its final metrics (``top1``, ``final_loss``, ``train_seconds``, ...), its
   training curves and sample grid, and tags naming the run, the seed and the namespace.
+  It starts and ends with its training node, so MLflow's duration is the training's.
+
+A run stopped by Ctrl-C or SIGTERM (``hooks.StopHook``) is recorded as KILLED, with the
+nested run it stopped; one that fails, as FAILED.
 
 What is logged is declared in the catalog: an entry's ``metadata: {tracking: history}``
 (per-epoch metrics), ``metrics`` (final metrics and parameters) or ``artifact`` (the saved
@@ -43,6 +47,7 @@ from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from pydantic import BaseModel
 
+from fixres_kedro.errors import StoppedError, find_cause
 from fixres_kedro.hooks import git_state
 from fixres_kedro.protocol import parse_namespace
 
@@ -129,6 +134,9 @@ class TrackingHook:
         self._parent: str | None = None
         self._experiment: str | None = None
         self._children: dict[str, str] = {}
+        self._trains: dict[str, str] = {}  # the node that trains each namespace's model
+        self._waiting: dict[str, list] = {}  # saved before its training began: logged then
+        self._ended: dict[str, str] = {}  # the nested runs whose nodes all finished
         self._catalog: Any = None
 
     # --- the guard -------------------------------------------------------------------
@@ -196,6 +204,9 @@ class TrackingHook:
             return
         self._client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
         self._parent = active.info.run_id
+        self._trains = {node.name: node.namespace for node in pipeline.nodes
+                        if node.namespace and any(name.endswith(".history") for name in node.outputs)}
+        self._waiting = {namespace: [] for namespace in self._trains.values()}
         self._experiment = active.info.experiment_id
         self._client.set_experiment_tag(self._experiment, "mlflow.experimentKind", "custom_model_development")
         # Workers of a ParallelRunner log into the same runs.
@@ -225,14 +236,42 @@ class TrackingHook:
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Pipeline,
                           catalog: Any) -> None:
-        self._end_children("FAILED")
+        status = "KILLED" if find_cause(error, StoppedError) else "FAILED"
+        parent, client = self._parent, self._client
+        self._end_children(status)
         if self._plugin is not None:
             self._guarded("ending the run", self._plugin.on_pipeline_error, error, run_params, pipeline,
                           catalog)
+        if status == "KILLED" and client is not None and parent is not None:
+            try:  # kedro-mlflow ends every run as FAILED
+                client.set_terminated(parent, status)
+            except Exception:  # noqa: BLE001, S110 - tracking never fails a run
+                pass
         self._finish()
+
+    # --- a nested run lasts as long as its training ------------------------------------
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        if self._client is not None and node.name in self._trains:
+            self._guarded(f"starting {node.namespace}", self._child, node.namespace)
+            for saved in self._waiting.pop(node.namespace, []):
+                self.after_dataset_saved(*saved)
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        namespace = self._trains.get(node.name)
+        if self._client is None or namespace not in self._children:
+            return
+        # Nodes of other namespaces may run before its evaluation (the runner's order): the
+        # run ends with its training, and what follows (its history, the evaluation) is
+        # logged into the finished run.
+        self._ended[namespace] = self._children.pop(namespace)
+        self._guarded(f"ending {namespace}", self._client.set_terminated, self._ended[namespace], "FINISHED")
 
     def _finish(self) -> None:
         os.environ.pop("MLFLOW_RUN_ID", None)
+        self._trains, self._ended, self._waiting = {}, {}, {}
         self._plugin = self._client = self._parent = None
 
     # --- what the nodes saved -----------------------------------------------------------
@@ -240,6 +279,9 @@ class TrackingHook:
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
         if self._client is None:
+            return
+        if dataset_name.rpartition(".")[0] in self._waiting:  # a sample grid before its training
+            self._waiting[dataset_name.rpartition(".")[0]].append((dataset_name, data, node))
             return
         self._guarded(f"logging {dataset_name}", self._log_saved, dataset_name, data, node)
 
@@ -261,6 +303,8 @@ class TrackingHook:
 
     def _child(self, namespace: str) -> str:
         """The nested run of ``namespace`` (made on first use)."""
+        if namespace in self._ended:
+            return self._ended[namespace]
         if namespace not in self._children:
             seed, model = parse_namespace(namespace)
             tags = {"mlflow.parentRunId": self._parent, "fixres.namespace": namespace,
