@@ -11,7 +11,7 @@ stage      what                                                                 
 =========  ===================================================================  ==========
 data       the split, from the archive (FIXRES_DATA_SOURCE=archive)            --pipeline=data
 protocols  every configured seed's protocol side by side on the GPU, and the    --pipelines=seeds,training
-           unseeded protocol the sweep and the variants read                    --runner=ParallelRunner
+           base protocol the sweep and the variants read                        --runner=ParallelRunner
 sweep      every model at every test resolution, both transforms               --pipeline=sweep
 variants   the four fine-tuning variants                                       --pipeline=variants
 results    docs/results.md and its picture                                     --pipeline=results

@@ -107,12 +107,13 @@ def floats(cell: str) -> list[float]:
     return [float(value) for value in re.findall(NUMBER, cell)]
 
 
-def expected_interval(values) -> tuple[float, float, float, float]:
-    """Mean, std and 95% t-interval, computed here with numpy and scipy."""
+def expected_interval(values, bounds=(-100, 100)) -> tuple[float, float, float, float]:
+    """Mean, std and 95% t-interval in points, computed here with numpy and scipy, kept
+    within what the quantity can take (an accuracy: 0 to 100; a difference: -100 to 100)."""
     values = np.asarray(values) * 100
     mean, std = values.mean(), values.std(ddof=1)
     half = stats.t.ppf(0.975, len(values) - 1) * std / np.sqrt(len(values))
-    return mean, std, mean - half, mean + half
+    return mean, std, max(mean - half, bounds[0]), min(mean + half, bounds[1])
 
 
 # --- synthetic studies --------------------------------------------------------------------
@@ -130,7 +131,7 @@ def test_each_models_mean_std_and_interval_are_those_of_the_metrics():
     rows = table_rows(page(), "## Top-1 over seeds")
     for model in MODELS:
         n, mean, std, bounds = rows[model]
-        expected_mean, expected_std, low, high = expected_interval(TOP1[model])
+        expected_mean, expected_std, low, high = expected_interval(TOP1[model], (0, 100))
         assert int(n) == 5
         assert floats(mean) == [pytest.approx(expected_mean, abs=0.005)]
         assert floats(std) == [pytest.approx(expected_std, abs=0.005)]
@@ -288,7 +289,7 @@ def test_the_page_of_a_real_smoke_study(tmp_path):
     rows = table_rows(text, "## Top-1 over seeds")
     for model in MODELS:
         values = [r["top1"] for r in records if r["model"] == model]
-        mean, std, low, high = expected_interval(values)
+        mean, std, low, high = expected_interval(values, (0, 100))
         assert floats(rows[model][1]) == [pytest.approx(mean, abs=0.005)]
         if std > 0:
             assert floats(rows[model][3]) == [pytest.approx(low, abs=0.005), pytest.approx(high, abs=0.005)]

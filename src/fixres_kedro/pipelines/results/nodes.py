@@ -3,7 +3,7 @@
 ``write_results_page`` reads every seed's three ``Metrics`` (``seed_<n>.<model>.metrics``),
 the configured seeds, the resolution sweep and the fine-tuning variants, and renders
 ``results.md.j2`` (next to this module). Every number on the page is computed here, from
-those inputs only; the template only lays them out. The statistics use SciPy (Student-t
+those inputs only; the template only lays them out. The statistics are ``fixres.stats``' (Student-t
 quantiles, the paired t-test); the wording of each comparison follows from its interval:
 
 * an interval that contains 0 says that no difference is shown;
@@ -22,18 +22,20 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from scipy import stats
 
+from fixres_kedro.fixres.stats import mean_interval, paired_difference
 from fixres_kedro.metrics import Metrics, mixed_origins
 from fixres_kedro.protocol import MODELS
 
-CONFIDENCE = 0.95
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+CONFIDENCE = 0.95  # that of fixres.stats.mean_interval
 SWEEP_PLOT = "images/results_sweep.png"
 """Where the page links the sweep's picture, relative to the page (catalog: results_sweep_plot)."""
 
@@ -47,30 +49,6 @@ TRANSFORMS = {"resize": "the whole image resized",
 
 
 # --- statistics -------------------------------------------------------------------------
-
-def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> dict[str, float]:
-    """n, mean, sample standard deviation and the two-sided Student-t interval of the mean
-    (NaN where it needs more values than there are: std and interval need two)."""
-    array = np.asarray(values, dtype=float)
-    n = int(array.size)
-    mean = float(array.mean()) if n else math.nan
-    std = float(array.std(ddof=1)) if n > 1 else math.nan
-    half = (float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)) if n > 1 else math.nan
-    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half}
-
-
-def paired_comparison(first: Sequence[float], second: Sequence[float],
-                      confidence: float = CONFIDENCE) -> dict[str, float]:
-    """``first - second`` paired by seed: the differences' t-interval and the paired t-test
-    (``scipy.stats.ttest_rel``; NaN below two pairs or when every difference is equal)."""
-    differences = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
-    result = t_interval(differences, confidence)
-    statistic = pvalue = math.nan
-    if len(differences) > 1 and np.ptp(differences) > 0:
-        test = stats.ttest_rel(first, second)
-        statistic, pvalue = float(test.statistic), float(test.pvalue)
-    return {**result, "t": statistic, "p": pvalue, "df": max(len(differences) - 1, 0)}
-
 
 # --- formatting -------------------------------------------------------------------------
 
@@ -113,7 +91,7 @@ def _pvalue(value: float) -> str:
 def _verdict(label: str, comparison: dict[str, float]) -> str:
     """What ``comparison`` shows, and no more: the sentence of the page."""
     first, second = (part.strip() for part in label.split(" - "))
-    n, low, high = comparison["n"], comparison["low"], comparison["high"]
+    n, low, high = comparison["n"], comparison["ci95_low"], comparison["ci95_high"]
     if n < 2:
         return (f"{label}: {n} paired seed(s); an interval needs at least two, so no "
                 f"difference is shown.")
@@ -263,19 +241,19 @@ def write_results_page(
              or "?" for model in MODELS}
     summary = []
     for model in MODELS:
-        result = t_interval([indexed[s, model].top1 for s in complete])
+        result = mean_interval([indexed[s, model].top1 for s in complete], bounds=(0.0, 1.0))
         summary.append({"model": model, "name": NAMES[model].format(size=sizes[model]), "n": result["n"], "mean": pct(result["mean"]),
                         "std": points(result["std"], sign=False),
-                        "interval": interval(result["low"], result["high"])})
+                        "interval": interval(result["ci95_low"], result["ci95_high"])})
     comparisons = []
     for first, second, label in COMPARISONS:
-        result = paired_comparison([indexed[s, first].top1 for s in complete],
+        result = paired_difference([indexed[s, first].top1 for s in complete],
                                    [indexed[s, second].top1 for s in complete])
         comparisons.append({"label": label, "n": result["n"], "mean": points(result["mean"]),
                             "std": points(result["std"], sign=False),
-                            "interval": interval(result["low"], result["high"], sign=True, unit=""),
-                            "t": "n/a" if _nan(result["t"]) else f"{result['t']:+.2f}",
-                            "df": result["df"], "p": _pvalue(result["p"]),
+                            "interval": interval(result["ci95_low"], result["ci95_high"], sign=True, unit=""),
+                            "t": "n/a" if _nan(result["t_statistic"]) else f"{result['t_statistic']:+.2f}",
+                            "df": result["degrees_of_freedom"], "p": _pvalue(result["p_value"]),
                             "verdict": _verdict(label, result)})
     per_seed = [{"seed": s, "cells": [pct(indexed[s, m].top1) for m in MODELS],
                  "run_id": ", ".join(sorted({str(indexed[s, m].provenance.run_id) for m in MODELS}))}
@@ -303,6 +281,7 @@ def write_results_page(
 
 
 def plot_results_sweep(resolution_sweep: pd.DataFrame) -> Figure:
+    from matplotlib.figure import Figure  # noqa: PLC0415 - not at every command's start
     """Top-1 against test resolution, one line per model and test transform, ± 1 s.e."""
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     axis = figure.subplots()
