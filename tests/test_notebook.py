@@ -21,6 +21,7 @@ from PIL import Image
 
 nbformat = pytest.importorskip("nbformat")  # the notebook extra
 NotebookClient = pytest.importorskip("nbclient").NotebookClient
+from nbclient.exceptions import CellExecutionError  # noqa: E402
 
 from fixres_kedro.protocol import MODELS
 
@@ -75,6 +76,28 @@ def executed(smoke_project: Path):
         )
         client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
     return nb
+
+
+def test_an_environment_with_no_outputs_is_one_line_naming_the_command(tmp_path):
+    from tests.conftest import copy_project  # noqa: PLC0415
+
+    project = copy_project(tmp_path)
+    (project / "notebooks").mkdir()
+    shutil.copy(NOTEBOOK, project / "notebooks" / NOTEBOOK.name)
+    nb = nbformat.read(project / "notebooks" / NOTEBOOK.name, as_version=4)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KEDRO_ENV", "smoke")
+        env.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+        client = NotebookClient(nb, kernel_name="python3", timeout=600, startup_timeout=180,
+                                resources={"metadata": {"path": str(project / "notebooks")}})
+        with pytest.raises(CellExecutionError):  # Run All stops there
+            client.execute()
+    shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    stdout = "".join(o.text for o in shown if o.get("name") == "stdout").strip().splitlines()
+    assert stdout[-1] == (
+        f"{len(TABLES + IMAGES)} of the {len(TABLES + IMAGES)} outputs are not written yet in the smoke "
+        "environment (first: initial.metrics): run `kedro run --pipelines=fixres --env smoke` first"), stdout
+    assert not [o for o in shown if o.output_type == "error" and o.get("traceback")], shown
 
 
 def _outputs(nb, mime: str) -> list:

@@ -80,7 +80,7 @@ class PaceWarning(keras.callbacks.Callback):
             return
         if self._steps <= self.measured:
             return
-        per_step = (time.perf_counter() - self._started) / (self.measured - 1)
+        per_step = (time.perf_counter() - self._started) / self.measured  # steps 2 .. measured + 1
         epochs, steps = self.params.get("epochs", 1), self.params.get("steps") or 0
         logger.warning("%s trains on the CPU at %.1f s a step: its %d epochs of %d steps take about %s "
                        "(a GPU host takes minutes; docs/gpu.md)", self.name, per_step, epochs, steps,
