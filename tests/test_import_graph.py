@@ -119,3 +119,21 @@ def test_registering_checking_and_cataloguing_start_no_backend():
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "started: []"
+
+
+def test_every_node_functions_type_hints_resolve():
+    """Kedro reads each node function's hints (to validate its parameters): a name imported
+    only for type checking is a warning on every run."""
+    import typing  # noqa: PLC0415
+
+    from fixres_kedro.pipeline_registry import register_pipelines  # noqa: PLC0415
+
+    functions = {node.func for pipeline in register_pipelines().values() for node in pipeline.nodes}
+    assert functions
+    unresolved = {}
+    for function in functions:
+        try:
+            typing.get_type_hints(function)
+        except NameError as error:
+            unresolved[function.__qualname__] = str(error)
+    assert unresolved == {}

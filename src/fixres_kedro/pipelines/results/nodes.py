@@ -22,18 +22,16 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure  # a node's annotation: Kedro reads the type hints
 
 from fixres_kedro.fixres.stats import mean_interval, paired_difference
 from fixres_kedro.metrics import Metrics, mixed_origins
 from fixres_kedro.protocol import MODELS
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 CONFIDENCE = 0.95  # that of fixres.stats.mean_interval
 SWEEP_PLOT = "images/results_sweep.png"
@@ -281,7 +279,6 @@ def write_results_page(
 
 
 def plot_results_sweep(resolution_sweep: pd.DataFrame) -> Figure:
-    from matplotlib.figure import Figure  # noqa: PLC0415 - not at every command's start
     """Top-1 against test resolution, one line per model and test transform, ± 1 s.e."""
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     axis = figure.subplots()
