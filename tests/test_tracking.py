@@ -51,6 +51,7 @@ def tracked(smoke_project, tmp_path_factory) -> Path:
     result = _kedro(project, "--pipelines=training,report")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "WARNING" not in result.stdout, result.stdout
+    (project / "kedro-run.out").write_text(result.stdout)
     return project
 
 
@@ -192,7 +193,7 @@ def test_tracking_switched_off_opens_no_store(tmp_path, monkeypatch):
     hook = TrackingHook()
     with KedroSession.create(project_path=project, env="smoke") as session:
         hook.after_context_created(session.load_context())
-    assert hook._plugin is None and hook._client is None
+    assert hook._settings is None and hook._client is None
     assert not (project / "mlflow.db").exists() and not (project / "mlruns").exists()
 
 
@@ -264,3 +265,41 @@ def test_the_mlflow_ui_shows_the_run_and_a_metric_chart(ui, client, tmp_path):
         and event["params"]["address"] != f"127.0.0.1:{port}"
     ]
     assert outside == []
+
+
+def _printed_link(tracked: Path) -> str:
+    """The MLflow UI link the tracked run printed last."""
+    (link,) = re.findall(r"MLflow: (http://\S+)", (tracked / "kedro-run.out").read_text())
+    return link
+
+
+def test_a_run_ends_with_its_page_in_the_model_training_view(tracked, client):
+    parent = _runs(client)["parent"]
+    link = _printed_link(tracked)
+    assert link == (f"http://127.0.0.1:5000/#/experiments/{parent.info.experiment_id}/runs/"
+                    f"{parent.info.run_id}?workflowType=machine_learning")
+    assert f"mlflow ui --backend-store-uri sqlite:///{tracked / 'mlflow.db'}" in (tracked / "kedro-run.out").read_text()
+
+
+def _page_text(page: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style).*?</\1>", "", page, flags=re.S)).split())
+
+
+GENAI_VIEW = ("Observability", "Detect Issues", "Token Usage")  # MLflow 3's GenAI overview
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_the_printed_link_opens_the_experiment_in_the_model_training_view(ui, tracked, tmp_path):
+    # The link the run printed, on the test's UI server: the run's page, with its name, in
+    # the training view (Runs, Models), none of the GenAI view's panels.
+    link = _printed_link(tracked).replace("http://127.0.0.1:5000", ui)
+    experiment_page = link.split("/runs/")[0] + "?" + link.split("?")[1]
+    for url in (link, experiment_page):
+        page = _page_text(_chromium(url, tmp_path, "--dump-dom")[0].stdout)
+        assert re.search("smoke · (training\\+report|report\\+training)", page), page[:2000]
+        assert "Runs" in page and "Models" in page
+        assert not [marker for marker in GENAI_VIEW if marker in page], page[:2000]
+    # Without the view in the link, MLflow 3.17 opens its GenAI view, whatever the
+    # experiment's tags say: this is why the link carries it.
+    bare = _page_text(_chromium(experiment_page.split("?")[0], tmp_path, "--dump-dom")[0].stdout)
+    assert [marker for marker in GENAI_VIEW if marker in bare], bare[:2000]

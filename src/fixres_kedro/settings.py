@@ -37,7 +37,7 @@ HOOKS = (
     PrecisionHook(), CompilationCacheHook(), MissingInputsHook(), DeviceHook(), DistributionHook(),
     ParametersHook(), StopHook(),
 )
-# kedro-mlflow's hook runs inside TrackingHook, which keeps tracking from failing a run.
+# TrackingHook opens the MLflow run; kedro-mlflow, if an older install left it, would open a second.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_ARGS = {

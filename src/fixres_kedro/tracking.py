@@ -1,7 +1,7 @@
-"""Experiment tracking with MLflow, through kedro-mlflow, that never fails a run.
+"""Experiment tracking with MLflow that never fails a run.
 
-Every ``kedro run`` is an MLflow run (kedro-mlflow reads ``conf/base/mlflow.yml``: the
-store, the experiment ``fixres_kedro``), with one nested run per namespace that trained or
+Every ``kedro run`` is an MLflow run (``conf/base/mlflow.yml``: the store, the experiment
+``fixres_kedro``, the pipelines left untracked), with one nested run per namespace that trained or
 evaluated a model (``initial``, ``finetune``, ``seed_3.vanilla``, ``finetune_official``,
 ...), so that the runs, seeds and variants compare side by side in the MLflow UI:
 
@@ -21,11 +21,14 @@ nested run it stopped; one that fails, as FAILED.
 What is logged is declared in the catalog: an entry's ``metadata: {tracking: history}``
 (per-epoch metrics), ``metrics`` (final metrics and parameters) or ``artifact`` (the saved
 file), logged after it is saved: nothing in the nodes knows about MLflow. The experiment
-is marked as model training (``mlflow.experimentKind``), so MLflow's UI opens it as such.
+is marked as model training (``mlflow.experimentKind``), and the run ends with a link to
+its page in the UI's model-training view (``ui_link``).
 
-``TrackingHook`` wraps kedro-mlflow's own hook (whose automatic registration
-``settings.DISABLE_HOOKS_FOR_PLUGINS`` turns off) and logs through ``MlflowClient`` with
-explicit run ids, so it works in ``ParallelRunner``'s workers too. Whatever fails in
+``TrackingHook`` logs through ``MlflowClient`` with explicit run ids, so it works in
+``ParallelRunner``'s workers too, and imports MLflow only when a run starts: a command that
+runs nothing (``kedro registry list``, ``kedro run --help``) never pays for it. (It replaced
+kedro-mlflow, whose CLI plugin imported MLflow for every project command, and which this
+project used only to open and close the parent run.) Whatever fails in
 tracking (an unreachable server, a read-only or damaged store) is one warning, and the
 run goes on untracked. ``FIXRES_TRACKING=off`` switches tracking off; ``MLFLOW_TRACKING_URI``
 points it at a server.
@@ -45,7 +48,7 @@ from urllib.parse import urlparse
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from fixres_kedro.errors import StoppedError, find_cause
 from fixres_kedro.hooks import git_state
@@ -106,6 +109,23 @@ def run_name(run_params: Mapping[str, Any]) -> str:
     return f"{run_params.get('env') or 'local'} · {what}"
 
 
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` listens by default
+
+
+def ui_link(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI's page of an experiment (or one of its runs) in the model-training view.
+
+    MLflow 3.17's UI takes the view from the page's ``workflowType`` query, else from its
+    sidebar switch as the browser remembers it, and opens in its GenAI view otherwise: the
+    experiment's ``mlflow.experimentKind`` tag no longer decides it (``mlflow/server/js``,
+    the ``mlflow.workflowType`` setting).
+    """
+    parsed = urlparse(tracking_uri)
+    base = tracking_uri.rstrip("/") if parsed.scheme in ("http", "https") else UI_ADDRESS
+    page = f"#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
+    return f"{base}/{page}?workflowType=machine_learning"
+
+
 def check_store(uri: str, timeout: float = 3.0) -> str | None:
     """Why the tracking store at ``uri`` cannot be used, or None when it can."""
     parsed = urlparse(uri)
@@ -125,11 +145,22 @@ def check_store(uri: str, timeout: float = 3.0) -> str | None:
     return None
 
 
+class TrackingSettings(BaseModel):
+    """``conf/<env>/mlflow.yml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tracking_uri: str = Field(min_length=1)
+    experiment: str = Field("fixres_kedro", min_length=1)
+    artifact_location: str | None = None  # used when the experiment is first created
+    untracked_pipelines: list[str] = []
+
+
 class TrackingHook:
     """Log every run to MLflow (see the module docstring); never let tracking fail it."""
 
     def __init__(self) -> None:
-        self._plugin: Any = None
+        self._settings: TrackingSettings | None = None
         self._client: Any = None
         self._parent: str | None = None
         self._experiment: str | None = None
@@ -142,75 +173,63 @@ class TrackingHook:
     # --- the guard -------------------------------------------------------------------
 
     def _off(self, where: str, error: BaseException) -> None:
-        if self._plugin is not None or self._client is not None:
+        if self._settings is not None or self._client is not None:
             logger.warning("MLflow tracking is off for the rest of this run (%s: %s)", where,
                            " ".join(str(error).split())[:200])
         self._end_children("FAILED")
-        self._plugin = self._client = None
+        self._settings = self._client = None
 
     def _guarded(self, where: str, call: Any, *args: Any, **kwargs: Any) -> None:
-        if self._plugin is None and self._client is None:
+        if self._settings is None and self._client is None:
             return
         try:
             call(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - tracking never fails a run
             self._off(where, error)
 
-    # --- kedro-mlflow's lifecycle ------------------------------------------------------
+    # --- the parent run ------------------------------------------------------------------
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         if not tracking_enabled():
             return
         try:
-            # Checked before kedro-mlflow opens the store: MLflow retries a read-only SQLite
-            # file for minutes.
-            problem = check_store(context.config_loader["mlflow"]["server"]["mlflow_tracking_uri"])
+            settings = TrackingSettings.model_validate(context.config_loader["mlflow"])
+            # Checked before MLflow opens the store: it retries a read-only SQLite file, or
+            # an unreachable server, for minutes.
+            problem = check_store(settings.tracking_uri)
             if problem:
                 raise RuntimeError(problem)
-            from kedro_mlflow.framework.hooks import MlflowHook  # noqa: PLC0415
-
-            logging.getLogger("kedro_mlflow").setLevel(logging.WARNING)  # it forces INFO
-            plugin = MlflowHook()
-            plugin.after_context_created(context)
-            self._plugin = plugin
+            self._settings = settings
         except Exception as error:  # noqa: BLE001
-            self._plugin = True  # so that _off warns
+            self._settings = TrackingSettings(tracking_uri="-")  # so that _off warns
             self._off("the tracking store", error)
 
     @hook_impl
-    def after_catalog_created(self, catalog: Any, conf_catalog: dict, conf_creds: dict,
-                              parameters: dict, save_version: str, load_versions: dict) -> None:
+    def after_catalog_created(self, catalog: Any) -> None:
         self._catalog = catalog
-        if self._plugin is not None:
-            self._guarded("after_catalog_created", self._plugin.after_catalog_created, catalog,
-                          conf_catalog, conf_creds, parameters, save_version, load_versions)
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
-        if self._plugin is None:
+        if self._settings is None:
+            return
+        names = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
+        if set(names) <= set(self._settings.untracked_pipelines):
+            self._settings = None
             return
         self._catalog = catalog
         self._guarded("starting the run", self._start, run_params, pipeline, catalog)
 
     def _start(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
-        import mlflow  # noqa: PLC0415
         from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
-        self._plugin.before_pipeline_run(run_params, pipeline, catalog)
-        active = mlflow.active_run()
-        if active is None:  # disable_tracking in mlflow.yml: kedro-mlflow started no run
-            self._plugin = None
-            return
-        self._client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
-        self._parent = active.info.run_id
-        self._trains = {node.name: node.namespace for node in pipeline.nodes
-                        if node.namespace and any(name.endswith(".history") for name in node.outputs)}
-        self._waiting = {namespace: [] for namespace in self._trains.values()}
-        self._experiment = active.info.experiment_id
+        self._client = MlflowClient(tracking_uri=self._settings.tracking_uri)
+        experiment = self._client.get_experiment_by_name(self._settings.experiment)
+        self._experiment = (experiment.experiment_id if experiment is not None else
+                            self._client.create_experiment(self._settings.experiment,
+                                                           artifact_location=self._settings.artifact_location))
+        # MLflow 3's UI opens an experiment without this tag in its GenAI view.
         self._client.set_experiment_tag(self._experiment, "mlflow.experimentKind", "custom_model_development")
-        # Workers of a ParallelRunner log into the same runs.
-        os.environ["MLFLOW_RUN_ID"] = self._parent
         parameters = plain(catalog.load("parameters"))
         tags = {
             "fixres.environment": run_params.get("env") or "local",
@@ -220,34 +239,39 @@ class TrackingHook:
             "fixres.seed": str(parameters.get("seed", "")),
             "fixres.namespaces": ",".join(sorted({n.namespace for n in pipeline.nodes if n.namespace})),
         }
-        tags["mlflow.runName"] = run_name(run_params)
         state = git_state(Path(run_params.get("project_path") or "."))
         if state:
             tags |= {"fixres.git_commit": state["git_commit"], "fixres.git_dirty": str(state["git_dirty"])}
-        self._client.log_batch(self._parent, params=_params(flatten(parameters)), tags=_tags(tags))
+        self._parent = self._client.create_run(self._experiment, run_name=run_name(run_params),
+                                               tags={key: value for key, value in tags.items() if value}).info.run_id
+        self._trains = {node.name: node.namespace for node in pipeline.nodes
+                        if node.namespace and any(name.endswith(".history") for name in node.outputs)}
+        self._waiting = {namespace: [] for namespace in self._trains.values()}
+        # Workers of a ParallelRunner log into the same runs.
+        os.environ["MLFLOW_RUN_ID"] = self._parent
+        self._client.log_batch(self._parent, params=_params(flatten(parameters)))
 
     @hook_impl
-    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
+    def after_pipeline_run(self) -> None:
         self._end_children("FINISHED")
-        if self._plugin is not None:
-            self._guarded("ending the run", self._plugin.after_pipeline_run, run_params, pipeline, catalog)
+        self._end_parent("FINISHED")
+        if self._client is not None and self._parent is not None:
+            uri = self._settings.tracking_uri
+            served = urlparse(uri).scheme in ("http", "https")
+            logger.info("MLflow: %s%s", ui_link(uri, self._experiment, self._parent),
+                        "" if served else f" (with `mlflow ui --backend-store-uri {uri}` running)")
         self._finish()
 
     @hook_impl
-    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Pipeline,
-                          catalog: Any) -> None:
+    def on_pipeline_error(self, error: Exception) -> None:
         status = "KILLED" if find_cause(error, StoppedError) else "FAILED"
-        parent, client = self._parent, self._client
         self._end_children(status)
-        if self._plugin is not None:
-            self._guarded("ending the run", self._plugin.on_pipeline_error, error, run_params, pipeline,
-                          catalog)
-        if status == "KILLED" and client is not None and parent is not None:
-            try:  # kedro-mlflow ends every run as FAILED
-                client.set_terminated(parent, status)
-            except Exception:  # noqa: BLE001, S110 - tracking never fails a run
-                pass
+        self._end_parent(status)
         self._finish()
+
+    def _end_parent(self, status: str) -> None:
+        if self._client is not None and self._parent is not None:
+            self._guarded("ending the run", self._client.set_terminated, self._parent, status)
 
     # --- a nested run lasts as long as its training ------------------------------------
 
@@ -272,7 +296,7 @@ class TrackingHook:
     def _finish(self) -> None:
         os.environ.pop("MLFLOW_RUN_ID", None)
         self._trains, self._ended, self._waiting = {}, {}, {}
-        self._plugin = self._client = self._parent = None
+        self._settings = self._client = self._parent = None
 
     # --- what the nodes saved -----------------------------------------------------------
 

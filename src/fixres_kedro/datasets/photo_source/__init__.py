@@ -9,8 +9,25 @@ share the size-then-signature rule (``entry``) and the threaded checks (``checki
 
 What is skipped with one warning line and what stops a run with one ``data.path:`` line:
 README, "Data".
+
+The dataset is imported when first named: the parameters read ``tfds_order`` on every
+command, and the dataset would bring pandas with it.
 """
 
-from fixres_kedro.datasets.photo_source.dataset import ImageSourceDataset
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["ImageSourceDataset"]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "ImageSourceDataset":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from fixres_kedro.datasets.photo_source.dataset import ImageSourceDataset  # noqa: PLC0415
+
+    return ImageSourceDataset
+
+
+if TYPE_CHECKING:
+    from fixres_kedro.datasets.photo_source.dataset import ImageSourceDataset
