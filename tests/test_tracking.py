@@ -303,3 +303,30 @@ def test_the_printed_link_opens_the_experiment_in_the_model_training_view(ui, tr
     # experiment's tags say: this is why the link carries it.
     bare = _page_text(_chromium(experiment_page.split("?")[0], tmp_path, "--dump-dom")[0].stdout)
     assert [marker for marker in GENAI_VIEW if marker in bare], bare[:2000]
+
+
+class _Context:
+    def __init__(self, mlflow_yml: dict) -> None:
+        self.config_loader = {"mlflow": mlflow_yml}
+
+
+def test_a_mistyped_mlflow_yml_is_one_warning_and_the_run_goes_on_untracked(tmp_path, monkeypatch, caplog):
+    from fixres_kedro.tracking import TrackingHook  # noqa: PLC0415
+
+    monkeypatch.setenv("FIXRES_TRACKING", "on")
+    hook = TrackingHook()
+    hook.after_context_created(_Context({"tracking_uri": f"sqlite:///{tmp_path}/mlflow.db", "experment": "x"}))
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1 and "MLflow tracking is off" in warnings[0] and "experment" in warnings[0]
+    assert hook._settings is None and not (tmp_path / "mlflow.db").exists()
+
+
+def test_untracked_pipelines_open_no_store(tmp_path, monkeypatch):
+    from fixres_kedro.tracking import TrackingHook  # noqa: PLC0415
+
+    monkeypatch.setenv("FIXRES_TRACKING", "on")
+    hook = TrackingHook()
+    hook.after_context_created(_Context({"tracking_uri": f"sqlite:///{tmp_path}/mlflow.db",
+                                         "untracked_pipelines": ["data"]}))
+    hook.before_pipeline_run({"pipeline_names": ["data"], "env": "smoke"}, None, None)
+    assert hook._client is None and not (tmp_path / "mlflow.db").exists()
