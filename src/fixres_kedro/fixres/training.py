@@ -61,9 +61,10 @@ def make_optimizer(
     stepped once an epoch (train.py:210, :283)."""
     rate: float | keras.optimizers.schedules.LearningRateSchedule = learning_rate
     if lr_step_epochs:
-        # Boundaries in optimizer steps (one per batch); 100 steps of the rate are more
-        # than any training here runs.
-        boundaries = [lr_step_epochs * steps_per_epoch * k for k in range(1, 100)]
+        # In optimizer steps (one per batch, counted from 0): a rate holds while the step
+        # is <= its boundary, so epoch k * lr_step_epochs starts with the next. 100 steps
+        # of the rate are more than any training here runs.
+        boundaries = [lr_step_epochs * steps_per_epoch * k - 1 for k in range(1, 100)]
         rate = keras.optimizers.schedules.PiecewiseConstantDecay(
             boundaries, [learning_rate * 0.1**k for k in range(100)])
     if optimizer == "sgd":
