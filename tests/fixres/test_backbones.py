@@ -46,7 +46,10 @@ def _step(model: keras.Model, size: int, optimizer) -> set[str]:
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (2, size, size, 3)).astype("float32")
     before = _values(model)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", run_eagerly=True)
+    # Eager on TensorFlow (tracing a graph costs more than one step); compiled on JAX (its
+    # eager dispatch op by op costs more than compiling).
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  run_eagerly=keras.backend.backend() == "tensorflow")
     model.fit(images, np.array([0, 1]), batch_size=2, epochs=1, shuffle=False, verbose=0)
     after = _values(model)
     return {path for path, value in before.items() if not np.array_equal(value, after[path])}
@@ -64,15 +67,18 @@ def test_fine_tuning_moves_only_the_final_batch_norm_and_the_classifier(construc
     classifier = {"classifier/kernel", "classifier/bias"}
     size = min_image_size(constructor)
 
-    prepare_finetune(model, "example")
+    prepare_finetune(model, "example")  # its step: the smoke runs (tests/test_backbone_runs.py)
     assert trainable_layer_names(model) == [f"{backbone.name}/{final.name}", "classifier"]
     assert {w.path for w in model.trainable_weights} == bn | classifier
-    assert _step(model, size, keras.optimizers.Adam(1e-2)) == bn | statistics | classifier
 
     # The authors': only the classifier learns; the final BN normalises with batch
-    # statistics, so its moving ones move; its scale and offset do not.
+    # statistics, so its moving ones move; its scale and offset do not, nor anything else.
     prepare_finetune(model, "official")
     assert {w.path for w in model.trainable_weights} == classifier
+    # Every other layer in inference mode: a frozen Keras dropout would still drop in fit.
+    dropouts = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Dropout)]
+    assert all(layer.rate == 0 for layer in dropouts)
+    assert bool(dropouts) == (constructor == "EfficientNetV2B0")  # its stochastic depth
     sgd = make_optimizer("sgd", 1e-2, steps_per_epoch=1, momentum=0.9, weight_decay=1e-4)
     assert _step(model, size, sgd) == statistics | classifier
 
