@@ -82,7 +82,7 @@ def _with(key: str, value: object) -> dict:
         ("initial.training.epochs", -1, "initial.training.epochs must be a positive integer, got -1"),
         ("vanilla.training.learning_rate", 0, "vanilla.training.learning_rate must be a positive number, got 0"),
         ("initial.dataset.image_size", 16, "initial.dataset.image_size must be an integer >= 32"),
-        ("finetune.dataset.recipe", "zoom", "finetune.dataset.recipe must be one of initial, finetune, got 'zoom'"),
+        ("finetune.dataset.recipe", "zoom", "finetune.dataset.recipe must be one of initial, finetune, official, got 'zoom'"),
         ("initial.dataset.shuffle", "sometimes", "initial.dataset.shuffle must be one of examples, buffer, batches, none"),
         ("initial.dataset.area_range", [0.5, 0.1], "initial.dataset.area_range must satisfy 0 < low <= high <= 1, got [0.5, 0.1]"),
         ("finetune.dataset.train_image_size", 256,
@@ -94,7 +94,8 @@ def _with(key: str, value: object) -> dict:
         ("runtime.jit_compile", "sometimes", "runtime.jit_compile must be true or false or one of auto, got 'sometimes'"),
         ("seed", "abc", "seed must be an integer >= 0, got 'abc'"),
         ("sweep.resolutions", [128, 16], "sweep.resolutions[1] must be an integer >= 32"),
-        ("model.backbone", "vgg", "model.backbone must be one of resnet50v2, tiny"),
+        ("model.backbone", "vgg", "model.backbone must be one of resnet50v2, resnet101v2, "),
+        ("finetune_official.training.momentum", 1.0, "finetune_official.training.momentum must be a number >= 0 and < 1, got 1.0"),
         ("seeds", [1, 1], "seeds must be distinct integers >= 0"),
     ],
 )
@@ -148,8 +149,31 @@ def test_sections_are_the_types_kedro_hands_to_the_nodes():
     assert RuntimeParams.model_validate({"workers": 2}) == runtime
     training = TrainingParams(epochs=3, learning_rate=0.1)
     assert training.model_dump() == {"epochs": 3, "learning_rate": 0.1, "early_stopping_patience": None,
-                                     "variant": "example"}
+                                     "variant": "example", "optimizer": "adam", "momentum": 0.0,
+                                     "weight_decay": 0.0, "lr_step_epochs": None}
     pipeline = InputPipeline(name="t", recipe="initial", image_size=64, area_range=[0.1, 0.9])
     assert pipeline.area_range == (0.1, 0.9) and pipeline.model_copy(update={"seed": 3}).seed == 3
     with pytest.raises(ValidationError, match="frozen"):
         training.epochs = 4  # a node cannot change what another reads
+
+
+def test_the_backbone_is_any_keras_application_by_name_with_its_smallest_input():
+    params = check_parameters(_with("model.backbone", "EfficientNetV2B0"))
+    assert params.model.backbone == "efficientnetv2b0"  # the case does not matter
+    with pytest.raises(InvalidParameterError) as error:
+        check_parameters(_with("model.backbone", "Xception") | {"sweep": {"resolutions": [64, 128]}})
+    assert ("sweep.resolutions[0] must be an integer >= 71 (the xception backbone's smallest input), got 64"
+            in str(error.value))
+
+
+def test_the_official_variant_is_the_fixres_authors_recipe():
+    official = check_parameters(_parameters("local")).finetune_official
+    assert official.dataset.recipe == "official" and official.dataset.image_size == 224
+    training = official.training
+    assert (training.variant, training.optimizer, training.momentum, training.weight_decay) == (
+        "official", "sgd", 0.9, 1e-4)
+    # 8 * 1e-3 * batch / 512 (imnet_finetune/train.py:208) at the example's batch of 32.
+    assert training.learning_rate == pytest.approx(8 * 1e-3 * official.dataset.batch_size / 512)
+    assert (training.epochs, training.lr_step_epochs) == (10, 30)
+    with pytest.raises(InvalidParameterError, match="momentum and weight_decay are SGD's"):
+        check_parameters(_with("finetune.training.momentum", 0.9))

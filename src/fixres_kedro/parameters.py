@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from fixres_kedro.fixres.backbones import Backbone, FinetuneVariant, min_image_size
+from fixres_kedro.fixres.backbones import FinetuneVariant, backbone_name, min_image_size
 from fixres_kedro.fixres.errors import InvalidParameterError, Problem
 from fixres_kedro.fixres.preprocessing import InputPipeline
 from fixres_kedro.datasets.photo_source.tfds_order import slice_bounds
@@ -59,9 +59,15 @@ class RuntimeParams(_Section):
 
 
 class ModelParams(_Section):
-    """The classifier: ``resnet50v2`` (the example's), or ``tiny`` (tests)."""
+    """The classifier: a ``keras.applications`` constructor's name in any case
+    (``resnet50v2``, the example's; ``fixres.backbones.BACKBONES``), or ``tiny`` (tests)."""
 
-    backbone: Backbone = "resnet50v2"
+    backbone: str = "resnet50v2"
+
+    @field_validator("backbone")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return backbone_name(name)  # lower case: ResNet50 and resnet50 are one backbone
 
 
 def _tfds_slice(value: str) -> str:
@@ -94,13 +100,25 @@ class DataParams(_Section):
 
 
 class TrainingParams(_Section):
-    """One training: epochs, Adam's learning rate, early stopping (null: off), and for a
-    fine-tuning the variant (``fixres.backbones.FinetuneVariant``)."""
+    """One training: epochs, the optimizer (Adam, the example's, or SGD as PyTorch's, the
+    FixRes authors': ``fixres.training.make_optimizer``) and its learning rate, early
+    stopping (null: off), and for a fine-tuning the variant
+    (``fixres.backbones.FinetuneVariant``)."""
 
     epochs: PositiveInt
     learning_rate: PositiveFloat
     early_stopping_patience: PositiveInt | None = None
     variant: FinetuneVariant = "example"
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: Annotated[float, annotated_types.Ge(0.0), annotated_types.Lt(1.0)] = 0.0  # sgd
+    weight_decay: Annotated[float, annotated_types.Ge(0.0)] = 0.0  # sgd: L2 added to the gradient
+    lr_step_epochs: PositiveInt | None = None  # the rate / 10 every this many epochs (StepLR)
+
+    @model_validator(mode="after")
+    def _sgd_settings(self) -> TrainingParams:
+        if self.optimizer != "sgd" and (self.momentum or self.weight_decay):
+            raise ValueError("momentum and weight_decay are SGD's: they need optimizer: sgd")
+        return self
 
 
 class ModelRunParams(_Section):
@@ -111,9 +129,10 @@ class ModelRunParams(_Section):
 
 
 class VariantParams(_Section):
-    """A fine-tuning variant (``variants`` pipeline): its training only; it uses the
-    ``finetune`` model's input pipeline."""
+    """A fine-tuning variant (``variants`` pipeline): its input pipeline (the official
+    variant's is the FixRes authors' recipe) and its training."""
 
+    dataset: InputPipeline
     training: TrainingParams
 
 
@@ -153,7 +172,8 @@ class ExperimentParameters(_Section):
         smallest = min_image_size(self.model.backbone)
         why = f"must be an integer >= {smallest} (the {self.model.backbone} backbone's smallest input)"
         wrong = [f"{name}.dataset.image_size {why}, got {run.dataset.image_size!r}"
-                 for name, run in self if isinstance(run, ModelRunParams) and run.dataset.image_size < smallest]
+                 for name, run in self if isinstance(run, (ModelRunParams, VariantParams))
+                 and run.dataset.image_size < smallest]
         wrong += [f"sweep.resolutions[{index}] {why}, got {size!r}"
                   for index, size in enumerate(self.sweep.resolutions) if size < smallest]
         if wrong:
@@ -293,9 +313,13 @@ def _bounded(base: Any, metadata: list[Any]) -> str | None:
     noun = {int: "integer", float: "number", str: "string"}.get(base)
     if noun is None:
         return None
+    article = "an" if noun == "integer" else "a"
+    limits = []
     for bound in metadata:
         if isinstance(bound, annotated_types.Gt) and bound.gt == 0:
             return f"a positive {noun}"
         if isinstance(bound, annotated_types.Ge):
-            return f"an {noun} >= {bound.ge}" if noun == "integer" else f"a {noun} >= {bound.ge:g}"
-    return f"an {noun}" if noun == "integer" else f"a {noun}"
+            limits.append(f">= {bound.ge}" if noun == "integer" else f">= {bound.ge:g}")
+        if isinstance(bound, annotated_types.Lt):
+            limits.append(f"< {bound.lt}" if noun == "integer" else f"< {bound.lt:g}")
+    return f"{article} {noun} {' and '.join(limits)}" if limits else f"{article} {noun}"

@@ -12,7 +12,7 @@ from fixres_kedro.fixres.checkpoint import TrainingCheckpoint
 from fixres_kedro.fixres.dataset import ImageBatches
 from fixres_kedro.fixres.model import (
     backbone_of,
-    freeze_all_but_post_bn,
+    freeze_all_but_final_bn,
     get_training_model,
     prepare_finetune,
     reestimate_bn_statistics,
@@ -44,7 +44,7 @@ def test_the_model_is_the_examples_resnet50v2(resnet):
 
 def test_freezing_leaves_exactly_post_bn_and_the_classifier_trainable():
     resnet = get_training_model(CLASSES)  # its own: freezing changes the model
-    freeze_all_but_post_bn(resnet)
+    freeze_all_but_final_bn(resnet)
     assert trainable_layer_names(resnet) == ["resnet50v2/post_bn", "classifier"]
     trainable = {weight.path for weight in resnet.trainable_weights}
     assert trainable == {"post_bn/gamma", "post_bn/beta", "classifier/kernel", "classifier/bias"}
@@ -55,7 +55,7 @@ def test_the_tiny_backbone_has_the_same_shape():
     tiny = get_training_model(CLASSES, backbone="tiny")
     assert [layer.name for layer in tiny.layers] == ["image", "rescaling", "tiny", "classifier"]
     assert backbone_of(tiny).layers[-3].name == "post_bn"  # then ReLU and pooling, as ResNet50V2
-    freeze_all_but_post_bn(tiny)
+    freeze_all_but_final_bn(tiny)
     assert trainable_layer_names(tiny) == ["tiny/post_bn", "classifier"]
     assert min_image_size("tiny") < min_image_size("resnet50v2") == 32
     assert tiny(np.zeros((2, min_image_size("tiny"), 9, 3))).shape == (2, CLASSES)

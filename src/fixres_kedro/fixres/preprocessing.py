@@ -8,13 +8,16 @@ the recipe that chooses between them (``InputPipeline``), in NumPy for every bac
   (``int(image_size / train_image_size * image_size)``: 392 for 224 after 128), random
   flip for training only, centre crop ``image_size``.
 
+* ``preprocess_official`` (the ``finetune_official`` variant): the FixRes authors'
+  fine-tuning transforms, which train on the test-time transform (see that function).
+
 The random choices (``InputPipeline.draw``) are separate from the pixel work, so that a
 batch's draws can be made from one generator whichever process computes its pixels.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import (
@@ -30,7 +33,66 @@ from pydantic import (
 
 from fixres_kedro.fixres import transforms
 
-Recipe = Literal["initial", "finetune"]
+Recipe = Literal["initial", "finetune", "official"]
+
+# facebookresearch/FixRes transforms_v2.py:181,186: Resize(int((256 / 224) * test_size)),
+# "to maintain same ratio w.r.t. 224 images" (the centre crop keeps 87.5% of the height).
+OFFICIAL_RESIZE_RATIO = 256 / 224
+# transforms_v2.py:188: ColorJitter(0.05, 0.05, 0.05) (brightness, contrast, saturation).
+OFFICIAL_JITTER = 0.05
+
+
+class OfficialDraw(NamedTuple):
+    """The random choices of one training photo of the ``official`` recipe (the flip is
+    ``draw``'s other half): the colour jitter and the crop's horizontal shift."""
+
+    jitter: transforms.ColorJitter
+    shift: int
+
+
+def official_resize_height(image_size: int) -> int:
+    """The height the ``official`` recipe resizes to before its ``image_size`` crop: 256
+    for 224, as ``int((256 / 224) * test_size)`` (transforms_v2.py:186)."""
+    return int(OFFICIAL_RESIZE_RATIO * image_size)
+
+
+def official_draw(shape: tuple[int, ...], image_size: int, rng: np.random.Generator) -> OfficialDraw:
+    """The colour jitter, then the crop shift of ``center_crop_new`` (transforms_v2.py:52-64):
+    with ``j`` the left offset of the centred crop, a shift uniform in 0..j, to the left
+    or the right with even odds (the top stays centred)."""
+    jitter = transforms.ColorJitter.draw(rng, OFFICIAL_JITTER)
+    height = official_resize_height(image_size)
+    width = max(1, int(height * shape[1] / shape[0]))
+    left = int(round((width - image_size) / 2.0))
+    shift = int(rng.integers(left + 1)) if left > 0 else 0
+    return OfficialDraw(jitter, shift if rng.integers(2) == 0 else -shift)
+
+
+def preprocess_official(
+    image: np.ndarray, image_size: int, draw: OfficialDraw | None, flip: bool,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The FixRes authors' fine-tuning transform, which trains on the test-time one
+    (facebookresearch/FixRes, imnet_finetune/train.py:125-129 trains on ``'val'``; no
+    random-resized crop), with the augmentation of their best results (README.md:172-173,
+    transforms_v2.py:185-191 ``val_train``):
+
+    * the height resized to ``int(256 / 224 * image_size)``, aspect kept
+      (``transforms.resize_height_pil``, their ``Resize``, Pillow's bilinear filter);
+    * training: the random flip, the light colour jitter, and the centre crop shifted
+      sideways by ``draw.shift``; validation (``val_test``, :180-184, and train.py:141):
+      the centre crop (offsets rounded, as torchvision's ``CenterCrop``);
+    * the crop zero-padded where a portrait photo is narrower than it, as PIL pads.
+    """
+    out = _output(image, image_size, out)
+    resized = transforms.resize_height_pil(image, official_resize_height(image_size))
+    if flip:
+        resized = transforms.flip_left_right(resized)
+    pixels = resized if draw is None else transforms.color_jitter(resized, draw.jitter)
+    rows, cols = pixels.shape[:2]
+    top = int(round((rows - image_size) / 2.0))
+    left = int(round((cols - image_size) / 2.0)) + (draw.shift if draw is not None else 0)
+    return transforms.crop_padded(pixels, top, left, image_size, image_size, out=out)
 Shuffle = Literal["examples", "buffer", "batches", "none"]
 
 
@@ -137,22 +199,29 @@ class InputPipeline(BaseModel):
         return int(self.image_size / self.train_image_size * self.image_size)
 
     def draw(self, shape: tuple[int, ...], train: bool, rng: np.random.Generator
-             ) -> tuple[transforms.Box | None, bool]:
+             ) -> tuple[transforms.Box | OfficialDraw | None, bool]:
         """The random choices for one photo of ``shape``: the crop box (initial recipe,
-        training) and the flip (training), drawn from ``rng`` in that order."""
+        training) and the flip (training), drawn from ``rng`` in that order; for the
+        official recipe the flip, then its jitter and crop shift (``official_draw``), the
+        order of their transforms_v2.py:186-189."""
         if not train:
             return None, False
+        if self.recipe == "official":
+            flip = bool(rng.random() < 0.5)
+            return official_draw(shape, self.image_size, rng), flip
         box = None
         if self.recipe == "initial":
             box = transforms.sample_distorted_box(rng, shape[0], shape[1], self.area_range,
                                                   self.aspect_ratio_range)
         return box, bool(rng.random() < 0.5)
 
-    def apply(self, image: np.ndarray, crop: transforms.Box | None, flip: bool,
+    def apply(self, image: np.ndarray, crop: transforms.Box | OfficialDraw | None, flip: bool,
               out: np.ndarray | None = None) -> np.ndarray:
         """The recipe's preprocessing with its random choices given (``draw``)."""
         if self.recipe == "initial":
             return preprocess_initial(image, self.image_size, crop, flip, out)
+        if self.recipe == "official":
+            return preprocess_official(image, self.image_size, crop, flip, out)
         return preprocess_finetune(image, self.image_size, self.resize_size, flip, out)
 
     def preprocess(self, image: np.ndarray, train: bool, rng: np.random.Generator,

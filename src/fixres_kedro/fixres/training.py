@@ -24,13 +24,66 @@ logger = logging.getLogger(__name__)
 EPSILON = 1e-7
 
 
+class TorchSGD(keras.optimizers.SGD):
+    """SGD as ``torch.optim.SGD`` computes it, which the FixRes authors fine-tune with
+    (imnet_finetune/train.py:209): the weight decay is an L2 term added to the gradient
+    before the momentum, ``b = momentum * b + (g + weight_decay * w)``, ``w -= lr * b``.
+    Keras' own ``weight_decay`` is decoupled (subtracted from the weights after the step)
+    and its momentum buffer holds ``lr`` times PyTorch's, which differs once the rate steps.
+    """
+
+    def __init__(self, learning_rate, momentum: float, l2: float = 0.0, **kwargs) -> None:
+        super().__init__(learning_rate=learning_rate, momentum=momentum, **kwargs)
+        self.l2 = l2
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = keras.ops.cast(learning_rate, variable.dtype)
+        gradient = keras.ops.cast(gradient, variable.dtype)
+        if self.l2:
+            gradient = gradient + keras.ops.cast(self.l2, variable.dtype) * variable
+        if self.momentum == 0:
+            self.assign_sub(variable, gradient * learning_rate)
+            return
+        buffer = self.momentums[self._get_variable_index(variable)]
+        self.assign(buffer, buffer * keras.ops.cast(self.momentum, variable.dtype) + gradient)
+        self.assign_sub(variable, buffer * learning_rate)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "l2": self.l2}
+
+
+def make_optimizer(
+    optimizer: str, learning_rate: float, steps_per_epoch: int, momentum: float = 0.0,
+    weight_decay: float = 0.0, lr_step_epochs: int | None = None,
+) -> keras.optimizers.Optimizer:
+    """``adam`` (the example's) or ``sgd`` (``TorchSGD``); with ``lr_step_epochs`` the rate
+    is divided by 10 every that many epochs, as ``torch.optim.lr_scheduler.StepLR(step_size)``
+    stepped once an epoch (train.py:210, :283)."""
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = learning_rate
+    if lr_step_epochs:
+        # In optimizer steps (one per batch, counted from 0): a rate holds while the step
+        # is <= its boundary, so epoch k * lr_step_epochs starts with the next. 100 steps
+        # of the rate are more than any training here runs.
+        boundaries = [lr_step_epochs * steps_per_epoch * k - 1 for k in range(1, 100)]
+        rate = keras.optimizers.schedules.PiecewiseConstantDecay(
+            boundaries, [learning_rate * 0.1**k for k in range(100)])
+    if optimizer == "sgd":
+        return TorchSGD(rate, momentum=momentum, l2=weight_decay)
+    if optimizer != "adam":
+        raise ValueError(f"optimizer must be adam or sgd, got {optimizer!r}")
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
 def compile_model(
-    model: keras.Model, learning_rate: float, steps_per_execution: int = 1,
+    model: keras.Model, learning_rate: float | keras.optimizers.Optimizer, steps_per_execution: int = 1,
     jit_compile: bool | str = "auto",
 ) -> keras.Model:
-    """Adam, sparse categorical cross-entropy and accuracy, as in the example."""
+    """Adam (or the ``optimizer`` given instead of a learning rate), sparse categorical
+    cross-entropy and accuracy, as in the example."""
+    optimizer = (learning_rate if isinstance(learning_rate, keras.optimizers.Optimizer)
+                 else keras.optimizers.Adam(learning_rate=learning_rate))
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         # Weighted: padded validation batches (data-parallel runs) weight their padding 0;
         # without sample weights it is the plain accuracy.
@@ -104,6 +157,10 @@ def train_and_evaluate(
     verbose: int | None = None,
     checkpoint: TrainingCheckpoint | None = None,
     warn_pace: bool = False,
+    optimizer: str = "adam",
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    lr_step_epochs: int | None = None,
 ) -> dict[str, Any]:
     """Compile and fit ``model``, and report its top-1 on the validation set, as the
     example's ``train_and_evaluate`` does.
@@ -114,9 +171,12 @@ def train_and_evaluate(
     across resumptions), ``images_per_second``, the final validation ``top1`` and
     ``loss``. With a ``checkpoint`` every epoch is saved and an interrupted training
     resumes after its last completed epoch. ``warn_pace``: warn how long it will take
-    (``PaceWarning``).
+    (``PaceWarning``). ``optimizer``, ``momentum``, ``weight_decay``, ``lr_step_epochs``:
+    ``make_optimizer``'s (Adam at ``learning_rate`` by default).
     """
-    compile_model(model, learning_rate, steps_per_execution, jit_compile)
+    compile_model(model, make_optimizer(optimizer, learning_rate, len(train_batches), momentum,
+                                        weight_decay, lr_step_epochs),
+                  steps_per_execution, jit_compile)
     if verbose is None:  # a progress bar for people, log lines for log files
         verbose = 1 if sys.stdout.isatty() else 0
     checkpoint = checkpoint or TrainingCheckpoint(None)

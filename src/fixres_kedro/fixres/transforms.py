@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
+from PIL import Image
 
 # OpenCV would otherwise start its own thread pool inside every loader worker thread.
 cv2.setNumThreads(1)
@@ -211,3 +212,82 @@ def flip_left_right(image: np.ndarray, out: np.ndarray | None = None) -> np.ndar
             return out
     np.copyto(out, image[:, ::-1])
     return out
+
+
+# --- The FixRes authors' fine-tuning transforms (facebookresearch/FixRes) ---------------
+# torchvision on PIL images, as their imnet_finetune/transforms.py and transforms_v2.py
+# compose them; the recipe that uses these is fixres.preprocessing.preprocess_official.
+
+
+def resize_height_pil(image: np.ndarray, height: int) -> np.ndarray:
+    """Resize to ``height`` rows, keeping the aspect ratio, as the authors' ``Resize``
+    (imnet_finetune/transforms.py:24-31, ``largest=False``): the width becomes
+    ``int(height * w / h)``. It sets the height whatever the orientation (a portrait
+    photo ends narrower than ``height``), and resizes as torchvision does a PIL image:
+    Pillow's bilinear filter, antialiased when it shrinks, rounded to 8 bits. uint8 out."""
+    rows, cols = image.shape[:2]
+    width = max(1, int(height * cols / rows))
+    pixels = np.ascontiguousarray(image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8))
+    resized = Image.fromarray(pixels.squeeze(-1) if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels)
+    out = np.asarray(resized.resize((width, height), Image.BILINEAR))
+    return out[..., None] if out.ndim == 2 else out
+
+
+def crop_padded(image: np.ndarray, top: int, left: int, height: int, width: int,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """``height`` x ``width`` from ``(top, left)``, zeros where the window leaves the
+    image, as PIL's ``Image.crop`` (torchvision's ``CenterCrop`` on a PIL image) pads."""
+    if out is None:
+        out = np.zeros((height, width, image.shape[2]), np.float32)
+    else:
+        out[...] = 0
+    rows, cols = image.shape[:2]
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + height, rows), min(left + width, cols)
+    if y1 > y0 and x1 > x0:
+        out[y0 - top : y1 - top, x0 - left : x1 - left] = image[y0:y1, x0:x1]
+    return out
+
+
+class ColorJitter(NamedTuple):
+    """One draw of torchvision's ``ColorJitter(brightness, contrast, saturation)``: the
+    three factors and the order they apply in (a permutation of 0, 1, 2)."""
+
+    brightness: float
+    contrast: float
+    saturation: float
+    order: tuple[int, ...]
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, strength: float) -> ColorJitter:
+        """Each factor uniform in [max(0, 1 - strength), 1 + strength], then a random
+        order, as ``ColorJitter.get_params`` (hue 0)."""
+        low, high = max(0.0, 1.0 - strength), 1.0 + strength
+        factors = rng.uniform(low, high, 3)
+        return cls(*map(float, factors), tuple(int(i) for i in rng.permutation(3)))
+
+
+# PIL's RGB to L weights (ITU-R 601-2), which ImageEnhance's contrast and colour use.
+_GREY = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _blend(degenerate: np.ndarray | float, image: np.ndarray, factor: float) -> np.ndarray:
+    # PIL's Image.blend: degenerate + factor * (image - degenerate), clipped to 8 bits, truncated.
+    return np.floor(np.clip(degenerate + factor * (image - degenerate), 0, 255))
+
+
+def color_jitter(image: np.ndarray, jitter: ColorJitter) -> np.ndarray:
+    """``jitter`` applied to an RGB image (0-255) as torchvision's ColorJitter does to a
+    PIL image, through PIL's ``ImageEnhance``: brightness blends with black, contrast
+    with the mean grey level (rounded), saturation with the image's grey version; float32."""
+    x = image.astype(np.float32)
+    for which in jitter.order:
+        if which == 0:
+            x = _blend(0.0, x, jitter.brightness)
+        elif which == 1:
+            mean = float(np.floor((np.round(x @ _GREY)).mean() + 0.5))
+            x = _blend(mean, x, jitter.contrast)
+        else:
+            grey = np.round(x @ _GREY)[..., None]
+            x = _blend(grey, x, jitter.saturation)
+    return x

@@ -17,3 +17,14 @@ def test_compare_finetune_variants_tabulates_four_rows():
     assert list(table["epochs"]) == [1, 1, 0, 0]
     assert table["top1_stderr"].iloc[0] == pytest.approx((0.8 * 0.2 / 100) ** 0.5)
     assert figure.axes
+
+
+def test_the_official_variant_has_the_authors_recipe_and_its_own_input_pipeline():
+    from fixres_kedro.pipelines.variants import create_pipeline  # noqa: PLC0415
+    from fixres_kedro.pipelines.variants.nodes import DESCRIPTIONS  # noqa: PLC0415
+
+    define = next(n for n in create_pipeline().nodes if n.name == "finetune_official.define_input_pipeline")
+    assert "params:finetune_official.dataset" in define.inputs  # not the example's finetune.dataset
+    assert "SGD momentum 0.9 wd 1e-4" in DESCRIPTIONS["official"]
+    assert "height to 256/224" in DESCRIPTIONS["official"] and "Adam" in DESCRIPTIONS["example"]
+    assert all("\n" not in line for line in DESCRIPTIONS.values())

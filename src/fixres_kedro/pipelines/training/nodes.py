@@ -80,7 +80,7 @@ def _fit(
                       list(train_split["key"]), list(validation_split["key"]), weights_digest(model))
     checkpoint = (checkpoints or Checkpoints(None)).open(input_pipeline.name, key)
     # A full-size training without an accelerator says how long it will take.
-    full_size = input_pipeline.image_size >= FULL_SIZE and any(layer.name == "resnet50v2" for layer in model.layers)
+    full_size = input_pipeline.image_size >= FULL_SIZE and not any(layer.name == "tiny" for layer in model.layers)
     slow = full_size and len(train) * training.epochs > SLOW_STEPS and not backend_accelerators()
     result = train_and_evaluate(
         model, train, validation,
@@ -91,6 +91,10 @@ def _fit(
         jit_compile=runtime.jit_compile,
         checkpoint=checkpoint,
         warn_pace=slow,
+        optimizer=training.optimizer,
+        momentum=training.momentum,
+        weight_decay=training.weight_decay,
+        lr_step_epochs=training.lr_step_epochs,
     )
     return History(**result)
 

@@ -9,11 +9,16 @@ from fixres_kedro.fixres import plots
 from fixres_kedro.fixres.stats import binomial_stderr
 from fixres_kedro.metrics import Metrics
 
+# Each variant's recipe in one line: what learns, the optimizer, the transforms.
 DESCRIPTIONS = {
-    "example": "post_bn (scale, offset, statistics) + classifier trained (Keras example)",
-    "official": "classifier trained, post_bn statistics re-estimated, scale/offset frozen (FixRes code)",
-    "bn_stats": "post_bn statistics re-estimated at the test resolution, no gradient step",
-    "none": "no fine-tuning: the low-res model at the test resolution",
+    "example": "Keras example: final BN (scale, offset, statistics) + classifier, Adam; "
+               "square resize, flip, centre crop",
+    "official": "FixRes code: classifier only, SGD momentum 0.9 wd 1e-4, final BN statistics in "
+                "training mode; height to 256/224 of the crop, flip, jitter 0.05, shifted centre crop "
+                "(tested: centre crop)",
+    "bn_stats": "final BN statistics re-estimated at the test resolution, no gradient step; "
+                "square resize, centre crop",
+    "none": "no fine-tuning: the low-res model at the test resolution; square resize, centre crop",
 }
 
 
@@ -22,8 +27,9 @@ def compare_finetune_variants(
 ) -> tuple[pd.DataFrame, Figure]:
     """One table (and bar chart) of the four fine-tuning variants' top-1 and cost.
 
-    Every variant starts from the same low-res model and is evaluated on the same
-    validation pipeline (resize, centre crop at the test resolution).
+    Every variant starts from the same low-res model and is evaluated at the same test
+    resolution, on its own recipe's validation transform: the example's square resize
+    and centre crop, or for ``official`` the authors' aspect-kept resize and centre crop.
     """
     rows = []
     for variant, metrics in zip(DESCRIPTIONS, (example, official, bn_stats, none)):

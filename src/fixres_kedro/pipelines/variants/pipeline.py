@@ -1,12 +1,13 @@
 """The ``variants`` pipeline: the example's BN fine-tune against three alternatives.
 
-From the same ``initial.model``, each on the finetune model's input pipeline (defined in
-each variant's namespace from the ``finetune.dataset`` parameters, so that kedro-viz can
-draw the layers): (1) the example's (``finetune``, from the ``fixres`` pipeline); (2)
-``finetune_official``, the finetune model trained with the FixRes authors' recipe (the
-classifier trains, ``post_bn`` re-estimates its statistics); (3) ``finetune_bn_stats``,
-``post_bn``'s statistics re-estimated without a gradient step; (4) ``finetune_none``, only
-the higher test resolution. Run it after ``fixres``.
+From the same ``initial.model``: (1) the example's (``finetune``, from the ``fixres``
+pipeline); (2) ``finetune_official``, the FixRes authors' recipe on its own input pipeline
+(``finetune_official.dataset``: their test-time transform; the classifier trains with SGD,
+the final BatchNorm re-estimates its statistics); on the finetune model's input pipeline
+(defined in each variant's namespace from the ``finetune.dataset`` parameters, so that
+kedro-viz can draw the layers), (3) ``finetune_bn_stats``, the final BatchNorm's
+statistics re-estimated without a gradient step, and (4) ``finetune_none``, only the
+higher test resolution. Run it after ``fixres``.
 """
 
 from kedro.pipeline import Pipeline, node
@@ -28,7 +29,8 @@ _VARIANTS = ("official", "bn_stats", "none")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    official = model_pipeline("finetune", namespace="finetune_official", dataset=_RECIPE)
+    # Its own input pipeline (finetune_official.dataset): the FixRes authors' recipe.
+    official = model_pipeline("finetune", namespace="finetune_official")
     bn_stats = in_namespace([
         *input_pipeline_nodes(dataset=_RECIPE),
         node(reestimate_post_bn,
