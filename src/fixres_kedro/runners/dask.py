@@ -370,6 +370,7 @@ class DaskRunner(AbstractRunner):
                                         self._max_workers or (None if gpus else groups))
         logs = Path.cwd() / "logs"
         # The cluster's start and stop, line by line, say nothing here (restored after).
+        _distributed()  # its loggers exist once it is imported
         quiet = {name: logging.getLogger(name) for name in [*logging.root.manager.loggerDict, "distributed"]
                  if name.split(".")[0] == "distributed"}
         levels = {name: each.level for name, each in quiet.items()}
