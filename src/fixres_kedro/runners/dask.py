@@ -448,7 +448,7 @@ class _Study:
                     continue
                 self._catch_up(name)
                 del running[name]
-                report = payload.result()  # a worker's error is raised here, as raised there
+                report = self._result(name, payload)
                 done.add(name)
                 resumed = f", {len(report.skipped)} nodes finished before" if report.skipped else ""
                 logger.info("%s finished on %s in %.1f s (%d of %d groups%s)", name, report.worker,
@@ -461,6 +461,23 @@ class _Study:
             for task in self.tasks.values():
                 with contextlib.suppress(Exception):
                     self.client.unsubscribe_topic(task.topic)
+
+    def _result(self, name: str, future: Any) -> GroupReport:
+        """The group's report; a worker's error is raised here as it was raised there."""
+        distributed = _distributed()
+        try:
+            return future.result()
+        except distributed.KilledWorker as error:
+            allowed = getattr(error, "allowed_failures", 3)
+            last = getattr(getattr(error, "last_worker", None), "address", "?")
+            raise ClusterError(
+                f"{name} was running on {allowed + 1} workers that died ({last} last; "
+                f"out of memory? see the workers' logs): the finished outputs stay, so "
+                f"`{_command()} --only-missing-outputs` runs what is missing") from None
+        except distributed.client.FutureCancelledError as error:
+            raise ClusterError(f"{name} was cancelled by the Dask cluster ({' '.join(str(error).split())[:160]}): "
+                               f"the finished outputs stay; `{_command()} --only-missing-outputs` "
+                               "runs what is missing") from None
 
     def _submit(self, name: str) -> Any:
         group = self.groups[name]
