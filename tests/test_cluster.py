@@ -70,7 +70,7 @@ class Cluster:
                 os.kill(process.pid, signal.SIGTERM)
         for process in [*self.workers.values(), self.scheduler]:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=5)  # a worker that has started TensorFlow may take longer: killed
             except subprocess.TimeoutExpired:
                 os.kill(process.pid, signal.SIGKILL)
                 process.wait()
@@ -185,3 +185,20 @@ def test_an_unreachable_scheduler_is_one_line_within_seconds(smoke_project, tmp_
     assert last.startswith("Error: cannot reach the Dask scheduler at tcp://127.0.0.1:"), output[-2000:]
     assert "DASK_SCHEDULER_ADDRESS" in last and "--env smoke" in last
     assert seconds < 15, seconds
+
+
+@pytest.mark.timeout(600)
+def test_a_failing_task_stops_the_run_with_its_one_line_error_and_finished_outputs_stay(cluster, smoke_project, tmp_path):
+    cluster.ensure_workers()
+    project = _project(tmp_path, "failing", smoke_project)
+    split = project / "data" / "smoke" / "02_intermediate" / "validation_split.parquet"
+    damaged = bytearray(split.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    split.write_bytes(bytes(damaged))  # its recorded digest no longer matches: a worker's node fails
+    run = _kedro_run(project, "--pipeline=seeds", "--namespaces=seed_0.initial", RUNNER,
+                     DASK_SCHEDULER_ADDRESS=cluster.address)
+    output, _ = run.communicate(timeout=500)
+    assert run.returncode == 1, output[-3000:]
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "validation_split.parquet" in last, output[-3000:]
+    assert (project / "data" / "smoke" / "05_model_input" / "seed_0.initial_input_pipeline.json").is_file()
