@@ -28,11 +28,12 @@ os.environ.setdefault("FIXRES_COMPILATION_CACHE", tempfile.mkdtemp(prefix="fixre
 # Each test file's level (pyproject.toml's markers): -m unit runs in a minute or two.
 LEVELS = {
     "unit": ("tests/fixres/", "tests/pipelines/", "tests/test_parameters.py", "tests/test_import_graph.py",
-             "tests/test_workers.py"),
+             "tests/test_workers.py", "tests/test_runners.py"),
     "integration": ("tests/datasets/", "tests/test_install.py", "tests/test_hooks.py", "tests/test_cli.py", "tests/test_tracking.py",
                     "tests/test_prune.py"),
     "e2e": ("tests/test_run.py", "tests/test_study.py", "tests/test_scale_out.py", "tests/test_notebook.py",
-            "tests/test_viz.py", "tests/test_faults.py", "tests/test_gpu_study.py", "tests/test_backbone_runs.py"),
+            "tests/test_viz.py", "tests/test_faults.py", "tests/test_gpu_study.py", "tests/test_backbone_runs.py",
+            "tests/test_cluster.py"),
 }
 
 

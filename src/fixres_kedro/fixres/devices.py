@@ -51,17 +51,24 @@ def pin_worker_to_accelerator(processes: int, gpus: int | None = None) -> dict[s
     gpus = gpu_count() if gpus is None else gpus
     if gpus == 0:
         return {}
+    settings = accelerator_settings(number, processes, gpus)
+    for key, value in settings.items():
+        os.environ.setdefault(key, value)
+    logger.info("Worker %d uses GPU %s of %d", number, settings["CUDA_VISIBLE_DEVICES"], gpus)
+    return settings
+
+
+def accelerator_settings(number: int, processes: int, gpus: int) -> dict[str, str]:
+    """The variables that give worker ``number`` (1-based) of ``processes`` on a host with
+    ``gpus`` GPUs its own GPU, ``(number - 1) mod gpus``, and its share of that GPU's memory
+    (set before its backend starts)."""
     sharing = -(-processes // gpus)  # workers per GPU
-    settings = {
+    return {
         "CUDA_VISIBLE_DEVICES": str((number - 1) % gpus),
         "XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # JAX takes 75% of the GPU otherwise
         "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / sharing:.3f}",
         "TF_FORCE_GPU_ALLOW_GROWTH": "true",  # TensorFlow takes all of it otherwise
     }
-    for key, value in settings.items():
-        os.environ.setdefault(key, value)
-    logger.info("Worker %d uses GPU %s of %d", number, settings["CUDA_VISIBLE_DEVICES"], gpus)
-    return settings
 
 
 def gpu_names() -> list[str]:
