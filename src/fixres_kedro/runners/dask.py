@@ -72,8 +72,8 @@ class ClusterError(FixResError):
     it cannot split."""
 
 
-def _command() -> str:
-    env = os.environ.get("KEDRO_ENV") or "local"
+def _command(env: str | None = None) -> str:
+    env = env or os.environ.get("KEDRO_ENV") or "local"
     return f"kedro run --runner={RUNNER} --env {env}"
 
 
@@ -219,7 +219,8 @@ def _prepare_worker(task: GroupTask) -> None:
     if not Path(task.project_path).is_dir():
         raise ClusterError(
             f"the project folder {task.project_path} is not on worker host {os.uname().nodename}: mount the "
-            f"shared storage at the same path on every host (docs/cluster.md), then `{_command()}`")
+            f"shared storage at the same path on every host (docs/cluster.md), then "
+            f"`{_command(task.environment.get('KEDRO_ENV'))}`")
     os.chdir(task.project_path)  # the catalog's relative paths, as on the driver
     os.environ.update(task.environment)
     if getattr(_prepare_worker, "_configured", None) == task.package_name:
@@ -296,8 +297,14 @@ def run_group(task: GroupTask, pipeline: Pipeline, catalog: CatalogProtocol) -> 
     from kedro.runner.task import Task  # noqa: PLC0415
 
     started = time.perf_counter()
-    _prepare_worker(task)
     worker = get_worker()
+    threads = worker.state.nthreads
+    if threads != 1:  # the folder, the variables and Keras' state are the process's
+        raise ClusterError(
+            f"worker {worker.address} runs {threads} threads: start each worker with one "
+            f"(`dask worker <scheduler> --nthreads 1`, docs/cluster.md), then "
+            f"`{_command(task.environment.get('KEDRO_ENV'))}`")
+    _prepare_worker(task)
     finished = {message["node"] for _, message in worker.client.get_events(task.topic)
                 if message.get("event") == "node_finished"}
     nodes = nodes_to_rerun(pipeline, finished, catalog)
@@ -376,15 +383,13 @@ class DaskRunner(AbstractRunner):
         levels = {name: each.level for name, each in quiet.items()}
         for each in quiet.values():
             each.setLevel(logging.WARNING)
-        cluster = start_local_cluster(workers, logs if logs.is_dir() else None)
-        logger.info("A local Dask cluster: %d workers (%s); dashboard %s", len(workers),
-                    f"{gpus} GPU(s)" if gpus else "no GPU, one core each", cluster.dashboard_link)
-        client = _distributed().Client(cluster, set_as_default=False)
         try:
-            yield client
+            with start_local_cluster(workers, logs if logs.is_dir() else None) as cluster, \
+                    _distributed().Client(cluster, set_as_default=False) as client:
+                logger.info("A local Dask cluster: %d workers (%s); dashboard %s", len(workers),
+                            f"{gpus} GPU(s)" if gpus else "no GPU", cluster.dashboard_link)
+                yield client
         finally:
-            client.close()
-            cluster.close()
             for name, each in quiet.items():
                 each.setLevel(levels[name])
 
