@@ -330,3 +330,25 @@ def test_untracked_pipelines_open_no_store(tmp_path, monkeypatch):
                                          "untracked_pipelines": ["data"]}))
     hook.before_pipeline_run({"pipeline_names": ["data"], "env": "smoke"}, None, None)
     assert hook._client is None and not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.faults
+def test_two_runs_on_a_new_store_are_both_recorded(tmp_path):
+    """Two tracked runs started together on a store that does not exist yet: without the
+    lock both create its schema, and one goes untracked ("duplicate column")."""
+    if not ARCHIVE.exists():
+        pytest.skip(f"{ARCHIVE} is missing")
+    store = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    projects = [copy_project(Path(tempfile.mkdtemp(dir=tmp_path))) for _ in range(2)]
+    command = [sys.executable, "-m", "kedro", "run", "--env=smoke", "--pipeline=data", "--params", "model.backbone=tiny"]
+    runs = [subprocess.Popen(command, cwd=project, env=_env(MLFLOW_TRACKING_URI=store), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for project in projects]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    for run, output in zip(runs, outputs):
+        assert run.returncode == 0, output[-3000:]
+        assert "tracking is off" not in output, output[-3000:]
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("fixres_kedro")
+    assert len(client.search_runs([experiment.experiment_id])) == 2

@@ -36,11 +36,13 @@ points it at a server.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -126,6 +128,23 @@ def ui_link(tracking_uri: str, experiment_id: str, run_id: str | None = None) ->
     return f"{base}/{page}?workflowType=machine_learning"
 
 
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a local SQLite store (``mlflow.db.lock``); a no-op for
+    a server, which serialises its writers itself."""
+    if urlparse(uri).scheme != "sqlite":
+        yield
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def check_store(uri: str, timeout: float = 3.0) -> str | None:
     """Why the tracking store at ``uri`` cannot be used, or None when it can."""
     parsed = urlparse(uri)
@@ -161,6 +180,7 @@ class TrackingHook:
 
     def __init__(self) -> None:
         self._settings: TrackingSettings | None = None
+        self._kedro_run = ""
         self._client: Any = None
         self._parent: str | None = None
         self._experiment: str | None = None
@@ -174,8 +194,9 @@ class TrackingHook:
 
     def _off(self, where: str, error: BaseException) -> None:
         if self._settings is not None or self._client is not None:
-            logger.warning("MLflow tracking is off for the rest of this run (%s: %s)", where,
-                           " ".join(str(error).split())[:200])
+            run = f"run {self._kedro_run}, " if self._kedro_run else ""
+            logger.warning("MLflow tracking is off for the rest of this run (%s%s: %s); its metrics files "
+                           "are complete", run, where, " ".join(str(error).split())[:200])
         self._end_children("FAILED")
         self._settings = self._client = None
 
@@ -223,12 +244,16 @@ class TrackingHook:
     def _start(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
         from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
-        self._client = MlflowClient(tracking_uri=self._settings.tracking_uri)
-        experiment = self._client.get_experiment_by_name(self._settings.experiment)
-        self._experiment = (experiment.experiment_id if experiment is not None else
-                            self._client.create_experiment(self._settings.experiment,
-                                                           artifact_location=self._settings.artifact_location))
-        # MLflow 3's UI opens an experiment without this tag in its GenAI view.
+        self._kedro_run = run_params.get("run_id") or ""
+        with store_lock(self._settings.tracking_uri):
+            # Two runs on a new store would both create its schema (one then fails with
+            # "duplicate column"), and both the experiment: one at a time.
+            self._client = MlflowClient(tracking_uri=self._settings.tracking_uri)
+            experiment = self._client.get_experiment_by_name(self._settings.experiment)
+            self._experiment = (experiment.experiment_id if experiment is not None else
+                                self._client.create_experiment(self._settings.experiment,
+                                                               artifact_location=self._settings.artifact_location))
+        # Read by MLflow versions before 3.17 (their UI's training view); ui_link for 3.17.
         self._client.set_experiment_tag(self._experiment, "mlflow.experimentKind", "custom_model_development")
         parameters = plain(catalog.load("parameters"))
         tags = {
