@@ -83,6 +83,17 @@ def run_smoke(project: Path, backbone: str = "tiny", **run_args) -> None:
         session.run(**run_args)
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """Each test starts in the environment the suite started in: a session that loads its
+    context without running (as a notebook does) keeps its ``--env`` as ``KEDRO_ENV``."""
+    from fixres_kedro.environment import restore_environment  # noqa: PLC0415
+
+    saved = os.environ.get("KEDRO_ENV")
+    yield
+    restore_environment(saved)
+
+
 @pytest.fixture(scope="session")
 def smoke_project(tmp_path_factory) -> Path:
     """A project copy after one ``fixres`` run in the smoke environment (tiny backbone)."""

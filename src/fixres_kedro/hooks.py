@@ -55,7 +55,9 @@ class ParametersHook:
     with one line. It also makes ``KEDRO_ENV`` the run's environment, whose ``seeds`` the
     pipeline registry reads (and registers the pipelines again if they were registered
     for another environment in this process), until the run ends: a later session in the
-    same process (a notebook, a test) starts from the environment it had before."""
+    same process (a notebook, a test) starts from the environment it had before. A session
+    that only loads its context, as a notebook does, keeps its environment in ``KEDRO_ENV``
+    (Kedro has no hook for a session's end), so the notebook's later sessions share it."""
 
     def __init__(self) -> None:
         self._before: list[str | None] = []  # KEDRO_ENV before the first context of a run
