@@ -314,7 +314,7 @@ def test_buffer_shuffle_moves_photos_as_far_as_tf_data_does():
     assert np.mean(first[0]) == pytest.approx(np.mean(first[1]), abs=8)
 
 
-def test_the_example_environment_is_the_keras_examples_run():
+def _environment_parameters(env: str):
     from kedro.config import OmegaConfigLoader  # noqa: PLC0415
 
     from fixres_kedro.parameters import ExperimentParameters  # noqa: PLC0415
@@ -322,13 +322,28 @@ def test_the_example_environment_is_the_keras_examples_run():
 
     conf = str(Path(__file__).resolve().parents[2] / "conf")
     args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "default_run_env"}
-    params = ExperimentParameters(**OmegaConfigLoader(conf, env="example", **args)["parameters"])
+    return ExperimentParameters(**OmegaConfigLoader(conf, env=env, **args)["parameters"])
+
+
+@pytest.mark.parametrize(("env", "batch_size", "shuffle"),
+                         [("example", 32, "batches"), ("example_script", 128, "buffer")])
+def test_the_example_environments_are_the_keras_examples_runs(env, batch_size, shuffle):
+    """``example`` is the keras.io page (batch(32), then shuffle(320) of the batches);
+    ``example_script`` the keras-io repository's older script (shuffle(1280), batch(128))."""
+    params = _environment_parameters(env)
     for run, size, epochs, rate in (("initial", 128, 30, 1e-3), ("finetune", 224, 10, 1e-4),
                                     ("vanilla", 224, 30, 1e-3)):
         dataset, training = getattr(params, run).dataset, getattr(params, run).training
-        assert (dataset.batch_size, dataset.shuffle, dataset.shuffle_buffer) == (128, "buffer", 1280)
+        assert (dataset.batch_size, dataset.shuffle) == (batch_size, shuffle), run
         assert (dataset.image_size, training.epochs, training.learning_rate) == (size, epochs, rate)
-        assert training.early_stopping_patience is None
+        assert (training.optimizer, training.early_stopping_patience) == ("adam", None)
+        if shuffle == "buffer":
+            assert dataset.shuffle_buffer == 1280
     assert params.finetune.dataset.resize_size == 392 and params.finetune.training.variant == "example"
-    assert params.initial.dataset.area_range == (0.05, 1.0)
+    for run in (params.initial, params.vanilla):
+        assert run.dataset.recipe == "initial"
+        # tf.image.sample_distorted_bounding_box: the page's area range, TF's default ratios.
+        assert (run.dataset.area_range, run.dataset.aspect_ratio_range) == ((0.05, 1.0), (0.75, 1.33))
+    assert params.model.backbone == "resnet50v2"
     assert (params.data.split.train, params.data.split.validation) == ("train[:90%]", "train[90%:]")
+    assert (params.data.split.max_train_examples, params.data.split.max_validation_examples) == (None, None)
