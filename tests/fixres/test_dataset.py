@@ -282,7 +282,7 @@ def test_make_dataset_decodes_and_batches():
     assert _decoded_labels(inputs) == [6]
 
 
-# --- shuffle: buffer (the Keras example's dataset.shuffle(1280)) --------------------------
+# --- shuffle: buffer (the keras-io script's dataset.shuffle(1280)) ------------------------
 
 
 def test_buffer_shuffle_is_a_permutation_that_never_runs_ahead_of_its_buffer():
