@@ -175,3 +175,45 @@ def test_parameters_are_checked_before_any_hook_or_node(tmp_path, params, messag
             session.run(pipeline_names=["data"])
     assert message in str(error.value) and "\n" not in str(error.value)
     assert recorder.calls == []
+
+
+def test_the_pace_warning_gives_the_whole_runs_trainings_left(caplog):
+    """The first slow training's warning also says how long the run's other trainings will
+    take at its pace, scaled by their resolution, epochs and what learns; once the run ends
+    the warning is the training's own again."""
+    import logging  # noqa: PLC0415
+
+    from fixres_kedro.hooks import PaceHook  # noqa: PLC0415
+    from fixres_kedro.pipeline_registry import register_pipelines  # noqa: PLC0415
+
+    pipeline = register_pipelines()["fixres"]
+    params = {"initial": (128, 30), "finetune": (224, 10), "vanilla": (224, 30)}
+    catalog = DataCatalog({f"params:{name}.{part}": MemoryDataset(value)
+                           for name, (size, epochs) in params.items()
+                           for part, value in (("dataset", {"image_size": size}), ("training", {"epochs": epochs}))})
+    training_logger = logging.getLogger("fixres_kedro.fixres.training")
+    nodes = {each.name: each for each in pipeline.nodes}
+
+    def warn(seconds_per_step: float, epochs: int) -> str:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=training_logger.name):
+            training_logger.warning("x trains on the CPU (a GPU host takes minutes; docs/gpu.md)",
+                                    extra={"pace": {"seconds_per_step": seconds_per_step,
+                                                    "steps_per_epoch": 100, "epochs": epochs}})
+        return caplog.records[-1].getMessage()
+
+    hook = PaceHook()
+    hook.before_pipeline_run(pipeline=pipeline, catalog=catalog)
+    hook.before_node_run(node=nodes["initial.train_model"])
+    # initial: 2 s x 100 steps x 30 epochs = 6000 s; finetune 6000 x 224² x 10 / (3 x 128² x 30)
+    # = 2042 s; vanilla 6000 x 224² / 128² = 18375 s: 26417 s in all.
+    assert warn(2.0, 30) == ("x trains on the CPU; the run's 3 trainings left take about 7 h 20 min in all "
+                             "(a GPU host takes minutes; docs/gpu.md)")
+    hook.after_node_run(node=nodes["initial.train_model"])
+    hook.before_node_run(node=nodes["vanilla.train_model"])
+    # vanilla at 6.125 s a step: 18375 s; the fine-tuning a third of its work per epoch, a third
+    # of its epochs: 2042 s.
+    assert warn(6.125, 30).endswith("the run's 2 trainings left take about 5 h 40 min in all "
+                                    "(a GPU host takes minutes; docs/gpu.md)")
+    hook.after_pipeline_run()
+    assert warn(6.125, 30) == "x trains on the CPU (a GPU host takes minutes; docs/gpu.md)"

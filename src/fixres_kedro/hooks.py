@@ -506,3 +506,98 @@ class RunSummaryHook:
         logger.info("Finished: %s", "; ".join(footer) + (":" if lines else ""))
         for line in lines:
             logger.info("%s", line)
+
+
+TRAINING_NODES = ("train_model", "finetune_model")
+
+
+class _TrainingWork:
+    """How much one training of the run computes, relative to the others: its epochs over
+    the shared training split, times its image's pixels, times about 3 forward passes a
+    step when the whole network learns and 1 when only the final BatchNorm and the
+    classifier do (as ``fixres.cost.training_flops`` counts)."""
+
+    def __init__(self, image_size: int, epochs: int, backbone_learns: bool) -> None:
+        self.per_epoch_example = (3 if backbone_learns else 1) * image_size**2
+        self.epochs = epochs
+
+
+class PaceHook:
+    """Extend the one warning of a slow training (``fixres.training.PaceWarning``) with
+    the expected duration of every training the run has left, from the same measured pace:
+    a CPU host learns in the first minute that the three trainings take hours, not only
+    the first. Each training's share follows its resolution, epochs and what learns
+    (``_TrainingWork``); early stopping can only shorten it. The warning keeps one line:
+    the hook adds its estimate to the record, through a filter on the training logger,
+    while its run lasts. In ``ParallelRunner``'s workers the line stays the training's own."""
+
+    def __init__(self) -> None:
+        self._work: dict[str, _TrainingWork] = {}  # node name -> its work, for the trainings to run
+        self._current: str | None = None
+        self._logger = logging.getLogger("fixres_kedro.fixres.training")
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
+        definitions = {output: node for node in pipeline.nodes for output in node.outputs
+                       if output.endswith("input_pipeline")}
+        self._work = {}
+        for node in pipeline.nodes:
+            if node.func.__name__ not in TRAINING_NODES:
+                continue
+            pipeline_input = next((name for name in node.inputs if name.endswith("input_pipeline")), None)
+            training = next((name for name in node.inputs if name.endswith(".training")), None)
+            definition = definitions.get(pipeline_input)
+            if definition is None or training is None:  # a partial run: its definition is not here
+                continue
+            try:
+                image_size = int(catalog.load(definition.inputs[0])["image_size"])
+                epochs = int(catalog.load(training)["epochs"])
+            except Exception:  # noqa: BLE001 - an estimate never fails a run
+                continue
+            self._work[node.name] = _TrainingWork(image_size, epochs, node.func.__name__ == "train_model")
+        if len(self._work) > 1:
+            self._logger.addFilter(self._add_run_estimate)
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        if node.name in self._work:
+            self._current = node.name
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        if self._work.pop(node.name, None) is not None:
+            self._current = None
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._stop()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        self._logger.removeFilter(self._add_run_estimate)
+        self._work, self._current = {}, None
+
+    def run_estimate(self, seconds_per_step: float, steps_per_epoch: int, epochs: int) -> str | None:
+        """The trainings left to this run, the current one included, at the current one's pace."""
+        from fixres_kedro.fixres.training import duration  # noqa: PLC0415 - the node imported it
+
+        current = self._work.get(self._current or "")
+        if current is None or len(self._work) < 2:
+            return None
+        # Seconds per example and unit of work, from the current training.
+        pace = seconds_per_step * steps_per_epoch * epochs / (current.per_epoch_example * current.epochs)
+        seconds = sum(pace * work.per_epoch_example * work.epochs for work in self._work.values())
+        return f"the run's {len(self._work)} trainings left take about {duration(seconds)} in all"
+
+    def _add_run_estimate(self, record: logging.LogRecord) -> bool:
+        pace = getattr(record, "pace", None)
+        estimate = self.run_estimate(**pace) if isinstance(pace, dict) else None
+        if estimate:
+            message = record.getMessage()
+            head, _, tail = message.rpartition(" (a GPU host")
+            record.msg, record.args = (f"{head}; {estimate} (a GPU host{tail}" if head else
+                                       f"{message}; {estimate}"), ()
+        return True

@@ -10,9 +10,10 @@ from fixres_kedro.hooks import (
     CheckpointHook,
     CompilationCacheHook,
     DeviceHook,
-    MissingInputsHook,
     DistributionHook,
+    MissingInputsHook,
     NodeTimingHook,
+    PaceHook,
     ParametersHook,
     PrecisionHook,
     ProvenanceHook,
@@ -33,7 +34,7 @@ console.install()
 # metrics and the timing of each node. StopHook comes first in each: a signal stops the run as
 # an error, which every other hook then sees.
 HOOKS = (
-    TrackingHook(), RunSummaryHook(), NodeTimingHook(), ProvenanceHook(), CheckpointHook(), SeedHook(),
+    TrackingHook(), RunSummaryHook(), NodeTimingHook(), PaceHook(), ProvenanceHook(), CheckpointHook(), SeedHook(),
     PrecisionHook(), CompilationCacheHook(), MissingInputsHook(), DeviceHook(), DistributionHook(),
     ParametersHook(), StopHook(),
 )

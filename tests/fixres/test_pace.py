@@ -24,8 +24,11 @@ def test_one_warning_gives_the_whole_trainings_duration_at_the_measured_pace(cap
     with caplog.at_level(logging.WARNING, logger="fixres_kedro.fixres.training"):
         # The slow step runs before PaceWarning in each batch: every step costs >= 0.05 s.
         model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[_SlowStep(), PaceWarning("initial", measured=3)])
-    lines = [r.getMessage() for r in caplog.records if "trains on the CPU" in r.getMessage()]
+    records = [r for r in caplog.records if "trains on the CPU" in r.getMessage()]
+    lines = [r.getMessage() for r in records]
     assert len(lines) == 1, lines
+    # The measured pace, for the hook that estimates the rest of the run.
+    assert records[0].pace["steps_per_epoch"] == 10 and records[0].pace["epochs"] == 3
     found = re.fullmatch(r"initial trains on the CPU at ([\d.]+) s a step: its 3 epochs of 10 steps take about "
                          r"(\d+) min (\d\d) s \(a GPU host takes minutes; docs/gpu.md\)", lines[0])
     assert found, lines[0]

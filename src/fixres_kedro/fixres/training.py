@@ -135,12 +135,15 @@ class PaceWarning(keras.callbacks.Callback):
             return
         per_step = (time.perf_counter() - self._started) / self.measured  # steps 2 .. measured + 1
         epochs, steps = self.params.get("epochs", 1), self.params.get("steps") or 0
+        # ``pace``: for whoever knows the rest of the run (fixres_kedro.hooks.PaceHook).
         logger.warning("%s trains on the CPU at %.1f s a step: its %d epochs of %d steps take about %s "
                        "(a GPU host takes minutes; docs/gpu.md)", self.name, per_step, epochs, steps,
-                       _duration(per_step * epochs * steps))
+                       duration(per_step * epochs * steps),
+                       extra={"pace": {"seconds_per_step": per_step, "steps_per_epoch": steps, "epochs": epochs}})
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``1 h 05 min``, or ``3 min 07 s`` under an hour."""
     hours, rest = divmod(int(seconds), 3600)
     return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
 
