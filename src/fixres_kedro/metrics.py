@@ -62,6 +62,8 @@ class Metrics(_Record):
     parameters: dict[str, Any] = Field(default_factory=dict)  # dataset, training, runtime
     keras_backend: str | None = None
     keras_version: str | None = None
+    backbone: str | None = None  # the keras.applications constructor (ResNet50V2), or tiny
+    final_batch_norm: str | None = None  # the layer FixRes fine-tunes (post_bn in ResNet50V2)
     provenance: Provenance = Field(default_factory=Provenance)
 
     @property

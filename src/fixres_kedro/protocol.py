@@ -13,6 +13,8 @@ vanilla    ResNet50V2 from scratch at 224 px                          ``train_mo
            (``vanilla_bigger_res_model``)
 =========  =========================================================  ======================
 
+The example's network is ResNet50V2, whose last BatchNorm is ``post_bn``; ``model.backbone``
+chooses another, whose fine-tuned layer its graph gives (``fixres.model.final_batch_norm``).
 The study repeats them once per seed in ``seed_<n>`` (``seed_3.finetune.metrics``). This
 module imports nothing of the project, so that every layer may name them.
 """

@@ -76,6 +76,14 @@ def backbone_name(name: str) -> str:
     return key
 
 
+def constructor_name(model_name: str) -> str:
+    """The ``keras.applications`` constructor of a backbone from its model's name
+    (``efficientnetv2-b0`` -> ``EfficientNetV2B0``); the name itself if none matches."""
+    key = model_name.lower().replace("-", "").replace("_", "")
+    spec = BACKBONES.get(key)
+    return spec.constructor if spec else model_name
+
+
 def min_image_size(backbone: str) -> int:
     """The smallest image size ``backbone`` can classify."""
     key = backbone_name(backbone)

@@ -127,6 +127,16 @@ def test_the_page_has_every_section_and_picture():
     assert "Every metric used comes from one run in one environment." in text
 
 
+def test_the_page_names_the_network_and_the_layer_its_metrics_record():
+    """The question and the FixRes row name the study's backbone and its fine-tuned layer;
+    metrics from before they were recorded are the example's ResNet50V2 and post_bn."""
+    text = page(records=study(backbone="EfficientNetV2B0", final_batch_norm="top_bn"))
+    assert "Does training EfficientNetV2B0 at low resolution (128 px) and fine-tuning only its last BatchNorm (`top_bn`)" in text
+    assert "FixRes: the low-res model with top_bn and the classifier fine-tuned at 224 px" in text
+    assert "ResNet50V2" not in text.split("## ")[0] and "post_bn" not in text
+    assert "Does training ResNet50V2 at low resolution (128 px) and fine-tuning only its last BatchNorm (`post_bn`)" in page()
+
+
 def test_each_models_mean_std_and_interval_are_those_of_the_metrics():
     rows = table_rows(page(), "## Top-1 over seeds")
     for model in MODELS:

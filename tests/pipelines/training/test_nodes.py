@@ -131,6 +131,8 @@ def test_evaluate_model_reports_metrics_and_what_produced_them(trained, split):
     assert metrics.parameters["runtime"]["workers"] == 1
     assert metrics.keras_backend == keras.backend.backend()
     assert metrics.provenance == PROVENANCE
+    # The network and the layer FixRes fine-tunes, found from the graph, for the report.
+    assert (metrics.backbone, metrics.final_batch_norm) == ("tiny", "post_bn")
     as_is = evaluate_model(model, split, _pipeline(), RUNTIME, PROVENANCE)  # a model evaluated as it is
     assert as_is.top1 == metrics.top1 and as_is.epochs == 0 and as_is.train_flops_estimate == 0
 

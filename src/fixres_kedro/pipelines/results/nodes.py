@@ -38,7 +38,7 @@ SWEEP_PLOT = "images/results_sweep.png"
 """Where the page links the sweep's picture, relative to the page (catalog: results_sweep_plot)."""
 
 NAMES = {"initial": "low-res model, trained and evaluated at {size} px",
-         "finetune": "FixRes: the low-res model with post_bn and the classifier fine-tuned at {size} px",
+         "finetune": "FixRes: the low-res model with {final_bn} and the classifier fine-tuned at {size} px",
          "vanilla": "vanilla: trained from scratch and evaluated at {size} px"}
 COMPARISONS = (("finetune", "vanilla", "FixRes - vanilla"),
                ("finetune", "initial", "FixRes - low-res"))
@@ -237,10 +237,13 @@ def write_results_page(
 
     sizes = {model: ", ".join(sorted({str(indexed[s, model].dataset.get("image_size")) for s in complete}))
              or "?" for model in MODELS}
+    # Metrics written before they recorded the network are the example's ResNet50V2.
+    backbone = ", ".join(sorted({record.backbone or "ResNet50V2" for record in used})) or "ResNet50V2"
+    final_bn = ", ".join(sorted({record.final_batch_norm or "post_bn" for record in used})) or "post_bn"
     summary = []
     for model in MODELS:
         result = mean_interval([indexed[s, model].top1 for s in complete], bounds=(0.0, 1.0))
-        summary.append({"model": model, "name": NAMES[model].format(size=sizes[model]), "n": result["n"], "mean": pct(result["mean"]),
+        summary.append({"model": model, "name": NAMES[model].format(size=sizes[model], final_bn=final_bn), "n": result["n"], "mean": pct(result["mean"]),
                         "std": points(result["std"], sign=False),
                         "interval": interval(result["ci95_low"], result["ci95_high"])})
     comparisons = []
@@ -273,6 +276,7 @@ def write_results_page(
         if "examples" in resolution_sweep else "n/a",
         "validation_examples": ", ".join(map(str, examples)) or "n/a",
         "costs": _costs(indexed, complete), "sizes": sizes,
+        "backbone": backbone, "final_bn": final_bn,
         "provenance": _provenance(used, generated or datetime.now(UTC)),
     }
     return _template().render(**context)

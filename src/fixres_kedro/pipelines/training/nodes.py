@@ -188,8 +188,12 @@ def evaluate_model(
     from fixres_kedro.fixres.dataset import make_dataset  # noqa: PLC0415
     from fixres_kedro.fixres.training import evaluate  # noqa: PLC0415
 
+    from fixres_kedro.fixres.backbones import constructor_name  # noqa: PLC0415
+    from fixres_kedro.fixres.model import backbone_of, final_batch_norm  # noqa: PLC0415
+
     results = evaluate(model, make_dataset(validation_split, input_pipeline, False, runtime.workers))
     history = history or History.untrained()
+    backbone = backbone_of(model)
     flops = training_flops(model, input_pipeline.image_size, history.train_examples, history.epochs_run,
                            backbone_learns=history.backbone_learns)
     return Metrics(
@@ -206,6 +210,8 @@ def evaluate_model(
                     "runtime": runtime.model_dump(mode="json")},
         keras_backend=keras.backend.backend(),
         keras_version=keras.__version__,
+        backbone=constructor_name(backbone.name),
+        final_batch_norm=final_batch_norm(backbone).name,
         provenance=provenance,
     )
 
