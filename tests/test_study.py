@@ -33,9 +33,16 @@ def test_variants_table_has_the_four_variants(study_project):
 
 
 def test_sweep_covers_every_model_transform_and_resolution(study_project):
-    table = _catalog(study_project).load("resolution_sweep")
-    assert len(table) == 3 * 2 * 3  # models x transforms x smoke resolutions
+    catalog = _catalog(study_project)
+    table = catalog.load("resolution_sweep")
+    assert len(table) == 3 * 3 * 3  # models x transforms x smoke resolutions
     assert set(table["resolution"]) == {32, 48, 64}
+    assert set(table["transform"]) == {"resize", "resize_crop", "resize_shorter_crop"}
+    assert table["transform_label"].nunique() == 3
+    # The predicted best resolution beside the measured one, for each model and transform.
+    predictions = catalog.load("test_resolution_prediction")
+    assert len(predictions) == 3 * 3 and (predictions["predicted_resolution"] > 0).all()
+    assert table["predicted_resolution"].notna().all() and table["best_resolution"].isin([32, 48, 64]).all()
 
 
 def test_seeds_are_aggregated_with_intervals(study_project):

@@ -33,7 +33,7 @@ from fixres_kedro.datasets.photo_source.tfds_order import slice_bounds
 
 __all__ = [
     "DataParams", "ExperimentParameters", "InputPipeline", "ModelParams", "ModelRunParams",
-    "RuntimeParams", "SplitParams", "SweepParams", "TrainingParams", "VariantParams",
+    "RuntimeParams", "SplitParams", "SweepParams", "SweepTransform", "TrainingParams", "VariantParams",
     "check_parameters", "problems",
 ]
 
@@ -136,12 +136,20 @@ class VariantParams(_Section):
     training: TrainingParams
 
 
+SweepTransform = Literal["resize", "resize_crop", "resize_shorter_crop"]
+
+
 class SweepParams(_Section):
-    """The test-resolution sweep: resolutions, transforms, the crop's resize ratio."""
+    """The test-resolution sweep: resolutions, transforms (``pipelines.sweep.nodes.
+    evaluation_pipeline``), the square crop's resize ratio, the standard crop's share of
+    the shorter side, and the Monte Carlo draws of the predicted test resolution."""
 
     resolutions: tuple[PositiveInt, ...] = Field(strict=False)
-    transforms: tuple[Literal["resize", "resize_crop"], ...] = Field(("resize", "resize_crop"), strict=False)
+    transforms: tuple[SweepTransform, ...] = Field(
+        ("resize", "resize_crop", "resize_shorter_crop"), strict=False)
     resize_ratio: Annotated[float, annotated_types.Ge(1.0)] = 1.75  # the resize must hold the crop
+    crop_ratio: Annotated[float, annotated_types.Gt(0.0), annotated_types.Le(1.0)] = 0.875
+    prediction_draws: Annotated[int, annotated_types.Ge(2)] = 20000
     batch_size: PositiveInt = 32
 
 
@@ -316,8 +324,12 @@ def _bounded(base: Any, metadata: list[Any]) -> str | None:
     article = "an" if noun == "integer" else "a"
     limits = []
     for bound in metadata:
-        if isinstance(bound, annotated_types.Gt) and bound.gt == 0:
+        if isinstance(bound, annotated_types.Gt) and bound.gt == 0 and len(metadata) == 1:
             return f"a positive {noun}"
+        if isinstance(bound, annotated_types.Gt):
+            limits.append(f"> {bound.gt}" if noun == "integer" else f"> {bound.gt:g}")
+        if isinstance(bound, annotated_types.Le):
+            limits.append(f"<= {bound.le}" if noun == "integer" else f"<= {bound.le:g}")
         if isinstance(bound, annotated_types.Ge):
             limits.append(f">= {bound.ge}" if noun == "integer" else f">= {bound.ge:g}")
         if isinstance(bound, annotated_types.Lt):

@@ -58,21 +58,34 @@ def bars_with_errors(
 
 def resolution_sweep(sweep: pd.DataFrame, trained_at: Mapping[str, int] | None = None) -> Figure:
     """Top-1 (±1 s.e.) against test resolution, one panel per model, one line per test
-    transform; a dotted line marks the resolution each model was trained or fine-tuned at.
+    transform (named by its ``transform_label`` where the table has one); a dotted line
+    marks the resolution each model was trained or fine-tuned at. Where the table has
+    ``predicted_resolution``, a dashed line of the transform's colour marks it, and a star
+    the measured best resolution, so the two stand side by side.
     """
     models = list(dict.fromkeys(sweep["model"]))
-    canvas, axes = figure(5 * len(models), 4, 1, len(models), sharey=True, squeeze=False)
+    canvas, axes = figure(5 * len(models), 4.5, 1, len(models), sharey=True, squeeze=False)
     for axis, model in zip(axes[0], models):
-        for transform, rows in sweep[sweep["model"] == model].groupby("transform"):
-            axis.errorbar(rows["resolution"], rows["top1"] * 100, yerr=rows["top1_stderr"] * 100,
-                          marker="o", capsize=3, label=transform)
+        for transform, rows in sweep[sweep["model"] == model].groupby("transform", sort=False):
+            rows = rows.sort_values("resolution")
+            name = rows["transform_label"].iloc[0] if "transform_label" in rows else transform
+            line = axis.errorbar(rows["resolution"], rows["top1"] * 100, yerr=rows["top1_stderr"] * 100,
+                                 marker="o", capsize=3, label=name)
+            colour = line.lines[0].get_color()
+            best = rows.loc[rows["top1"].idxmax()]
+            axis.plot([best["resolution"]], [best["top1"] * 100], marker="*", markersize=14,
+                      color=colour, linestyle="none", label=f"best measured: {int(best['resolution'])}")
+            if "predicted_resolution" in rows and not pd.isna(rows["predicted_resolution"].iloc[0]):
+                predicted = float(rows["predicted_resolution"].iloc[0])
+                axis.axvline(predicted, linestyle="--", color=colour, alpha=0.8,
+                             label=f"predicted: {predicted:.0f}")
         if trained_at and model in trained_at:
             axis.axvline(trained_at[model], linestyle=":", color="grey",
                          label=f"trained/fine-tuned at {trained_at[model]}")
         axis.set_title(model)
-        axis.set_xlabel("test resolution (px)")
+        axis.set_xlabel("test resolution S (px)")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
+        axis.legend(fontsize=6)
     axes[0][0].set_ylabel("validation top-1 (%), ±1 s.e.")
-    canvas.suptitle("Top-1 against test resolution")
+    canvas.suptitle("Top-1 against test resolution: measured best (star) and predicted (dashed)")
     return canvas

@@ -10,6 +10,9 @@ the recipe that chooses between them (``InputPipeline``), in NumPy for every bac
 
 * ``preprocess_official`` (the ``finetune_official`` variant): the FixRes authors'
   fine-tuning transforms, which train on the test-time transform (see that function).
+* ``preprocess_standard`` (the sweep's ``resize_shorter_crop``): the standard evaluation
+  transform of torchvision, timm and the FixRes authors: the shorter side resized to
+  ``image_size / crop_ratio``, the aspect kept, and the centre ``image_size`` square.
 
 The random choices (``InputPipeline.draw``) are separate from the pixel work, so that a
 batch's draws can be made from one generator whichever process computes its pixels.
@@ -17,7 +20,10 @@ batch's draws can be made from one generator whichever process computes its pixe
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+import math
+from typing import Annotated, Literal, NamedTuple
+
+import annotated_types
 
 import numpy as np
 from pydantic import (
@@ -33,7 +39,7 @@ from pydantic import (
 
 from fixres_kedro.fixres import transforms
 
-Recipe = Literal["initial", "finetune", "official"]
+Recipe = Literal["initial", "finetune", "official", "standard"]
 
 # facebookresearch/FixRes transforms_v2.py:181,186: Resize(int((256 / 224) * test_size)),
 # "to maintain same ratio w.r.t. 224 images" (the centre crop keeps 87.5% of the height).
@@ -93,6 +99,38 @@ def preprocess_official(
     top = int(round((rows - image_size) / 2.0))
     left = int(round((cols - image_size) / 2.0)) + (draw.shift if draw is not None else 0)
     return transforms.crop_padded(pixels, top, left, image_size, image_size, out=out)
+
+
+def standard_resize_shape(shape: tuple[int, ...], image_size: int, crop_ratio: float) -> tuple[int, int]:
+    """(height, width) the standard transform resizes an ``HxW`` photo to: the shorter side
+    ``floor(image_size / crop_ratio)`` (timm's ``scale_size``; 256 for 224 at 0.875), the
+    longer ``int(shorter * long / short)`` as torchvision's ``Resize(int)`` computes it."""
+    rows, cols = shape[:2]
+    shorter = max(image_size, math.floor(image_size / crop_ratio + 1e-9))  # 1e-9: 224 / 0.875 is 256
+    if rows <= cols:
+        return shorter, max(shorter, int(shorter * cols / rows))
+    return max(shorter, int(shorter * rows / cols)), shorter
+
+
+def preprocess_standard(
+    image: np.ndarray, image_size: int, crop_ratio: float, flip: bool, out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The standard evaluation transform: the shorter side resized to ``image_size /
+    crop_ratio`` with the aspect ratio kept (``standard_resize_shape``), the centre
+    ``image_size`` square (Keras' offsets), the random ``flip`` for training only. The
+    resize is ``transforms.resize_bilinear``, that of the example's two transforms, so that
+    the sweep's three transforms differ in geometry only."""
+    out = _output(image, image_size, out)
+    height, width = standard_resize_shape(image.shape, image_size, crop_ratio)
+    resized = transforms.work_array("standard_resize", (height, width, out.shape[2]))
+    transforms.resize_bilinear(image, height, width, out=resized)
+    window = transforms.center_crop(resized, image_size, image_size)
+    if flip:
+        return transforms.flip_left_right(window, out=out)
+    np.copyto(out, window)
+    return out
+
+
 Shuffle = Literal["examples", "buffer", "batches", "none"]
 
 
@@ -157,6 +195,8 @@ class InputPipeline(BaseModel):
     batch_size: PositiveInt = 32
     train_image_size: PositiveInt | None = None  # finetune: the low-res size the resize follows
     resize_to: PositiveInt | None = None  # finetune: overrides the resize it derives
+    # standard: the centre crop's share of the shorter side (0.875: 224 out of 256)
+    crop_ratio: Annotated[float, annotated_types.Gt(0.0), annotated_types.Le(1.0)] = 0.875
     # YAML gives lists: the pairs alone are not strict. Checked below: 0 < low <= high.
     area_range: tuple[float, float] = Field((0.05, 1.0), strict=False)
     aspect_ratio_range: tuple[float, float] = Field((0.75, 1.33), strict=False)
@@ -222,6 +262,8 @@ class InputPipeline(BaseModel):
             return preprocess_initial(image, self.image_size, crop, flip, out)
         if self.recipe == "official":
             return preprocess_official(image, self.image_size, crop, flip, out)
+        if self.recipe == "standard":
+            return preprocess_standard(image, self.image_size, self.crop_ratio, flip, out)
         return preprocess_finetune(image, self.image_size, self.resize_size, flip, out)
 
     def preprocess(self, image: np.ndarray, train: bool, rng: np.random.Generator,

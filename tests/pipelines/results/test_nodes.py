@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from fixres_kedro.metrics import Metrics
-from fixres_kedro.pipelines.results.nodes import plot_results_sweep, write_results_page
+from fixres_kedro.pipelines.results.nodes import TRANSFORMS, plot_results_sweep, write_results_page
 from fixres_kedro.pipelines.results.pipeline import create_pipeline
 from fixres_kedro.protocol import MODELS
 
@@ -235,9 +235,11 @@ def test_sweep_and_variants_on_the_page_are_their_tables():
     table = sweep()
     rows = table_rows(text, "## Accuracy against test resolution")
     header = rows.pop("resolution")
+    named = {label: transform for transform, label in TRANSFORMS.items()}
     for resolution, cells in rows.items():
         for column, cell in zip(header, cells):
-            model, transform = column.split()
+            model, label = column.split(": ", 1)
+            transform = named[label]
             row = table[(table["model"] == model) & (table["transform"] == transform) & (table["resolution"] == int(resolution))]
             assert floats(cell) == [pytest.approx(row.top1.iloc[0] * 100, abs=0.005),
                                     pytest.approx(row.top1_stderr.iloc[0] * 100, abs=0.005)]
@@ -305,3 +307,32 @@ def test_the_page_of_a_real_smoke_study(tmp_path):
             assert floats(rows[model][3]) == [pytest.approx(low, abs=0.005), pytest.approx(high, abs=0.005)]
     assert records[0]["provenance"]["run_id"] in text
     assert "environment" in text and "smoke" in section(text, "## Provenance")
+
+
+def _predicted_sweep() -> pd.DataFrame:
+    """The sweep node's table: three transforms named in words, best and predicted."""
+    table = pd.concat([sweep(), sweep().query("transform == 'resize'").assign(transform="resize_shorter_crop")],
+                      ignore_index=True)
+    table["transform_label"] = table["transform"].map(
+        {"resize": "squash S", "resize_crop": "square 1.5S, crop S", "resize_shorter_crop": "short S/0.9, crop S"})
+    predicted = {"initial": 183.4, "finetune": 224.0, "vanilla": 320.6}
+    table["best_resolution"] = 288
+    table["predicted_resolution"] = table["model"].map(predicted)
+    table["predicted_resolution_paper"] = table["model"].map(predicted) - 20
+    return table
+
+
+def test_the_page_names_the_three_transforms_and_sets_predicted_beside_best():
+    table = _predicted_sweep()
+    text = write_results_page(list(range(5)), table, variants(), *study(), generated=datetime(2026, 12, 3, tzinfo=UTC))
+    rows = table_rows(text, "## Accuracy against test resolution")
+    header = rows.pop("resolution")
+    assert header[:3] == ["initial: squash S", "initial: square 1.5S, crop S", "initial: short S/0.9, crop S"]
+    assert len(header) == 9
+    assert rows["**best (measured)**"] == ["288"] * 9
+    assert rows["**predicted (Monte Carlo)**"] == ["183"] * 3 + ["224"] * 3 + ["321"] * 3
+    assert rows["**predicted (paper's formula)**"][0] == "163"
+    assert "`resize_shorter_crop`: short S/0.9, crop S" in text
+    figure = plot_results_sweep(table)
+    legend = [entry.get_text() for entry in figure.axes[0].get_legend().get_texts()]
+    assert "vanilla, short S/0.9, crop S" in legend and len(legend) == 9

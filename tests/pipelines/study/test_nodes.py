@@ -39,3 +39,21 @@ def test_report_is_self_contained_html_with_uncertainties():
     assert "[-1.0, +7.0] points" in page    # the paired comparison
     assert "Validation set: 367 photos" in page
     assert page.count("data:image/png;base64,") == 4  # cost, variants, sweep and seeds plots
+
+
+def test_the_sweep_table_names_transforms_and_sets_predicted_beside_best():
+    from fixres_kedro.pipelines.study.nodes import _sweep_table  # noqa: PLC0415
+
+    sweep = pd.DataFrame([
+        {"model": m, "transform": tr, "transform_label": f"{tr} in words", "resolution": r,
+         "top1": 0.6 + r / 1000, "top1_stderr": 0.025, "loss": 1.0, "examples": 367,
+         "best_resolution": 224, "predicted_resolution": 183.4, "predicted_resolution_paper": 163.1}
+        for m in ("initial", "finetune", "vanilla") for tr in ("resize", "resize_crop", "resize_shorter_crop")
+        for r in (128, 224)
+    ])
+    table = _sweep_table(sweep)
+    assert list(table.columns) == ["model", "transform", "128", "224", "best (measured)",
+                                   "predicted (Monte Carlo)", "predicted (paper's formula)"]
+    assert list(table["transform"][:3]) == ["resize in words", "resize_crop in words", "resize_shorter_crop in words"]
+    assert (table["best (measured)"] == 224).all() and (table["predicted (Monte Carlo)"] == 183).all()
+    assert (table["predicted (paper's formula)"] == 163).all() and len(table) == 9

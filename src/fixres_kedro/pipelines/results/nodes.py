@@ -42,8 +42,10 @@ NAMES = {"initial": "low-res model, trained and evaluated at {size} px",
          "vanilla": "vanilla: trained from scratch and evaluated at {size} px"}
 COMPARISONS = (("finetune", "vanilla", "FixRes - vanilla"),
                ("finetune", "initial", "FixRes - low-res"))
-TRANSFORMS = {"resize": "the whole image resized",
-              "resize_crop": "resized to 1.75x, centre-cropped (the example's finetune transform)"}
+TRANSFORMS = {"resize": "the whole photo squashed to S x S",
+              "resize_crop": "squashed to 1.75S x 1.75S, centre S x S (the example's finetune transform)",
+              "resize_shorter_crop": "shorter side to S / 0.875, centre S x S (standard)"}
+"""The sweep's test transforms in words, for a table without its ``transform_label`` column."""
 
 
 # --- statistics -------------------------------------------------------------------------
@@ -146,8 +148,19 @@ def _run_date(run_id: str | None) -> str:
     return (run_id or "")[:10] or "unknown"
 
 
+def transform_labels(sweep: pd.DataFrame) -> dict[str, str]:
+    """Each test transform of the sweep in words: the table's ``transform_label`` (it holds
+    the sweep's own ratios), else ``TRANSFORMS``."""
+    labels = dict(TRANSFORMS)
+    if "transform_label" in sweep:
+        labels.update(zip(sweep["transform"], sweep["transform_label"]))
+    return {transform: labels[transform] for transform in TRANSFORMS
+            if transform in set(sweep["transform"])}
+
+
 def _sweep_rows(sweep: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
-    columns = [(model, transform) for model in MODELS for transform in TRANSFORMS
+    labels = transform_labels(sweep)
+    columns = [(model, transform) for model in MODELS for transform in labels
                if ((sweep["model"] == model) & (sweep["transform"] == transform)).any()]
     rows = []
     for resolution in sorted(sweep["resolution"].unique()):
@@ -158,7 +171,20 @@ def _sweep_rows(sweep: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
             cells.append("n/a" if match.empty else
                          f"{pct(match['top1'].iloc[0])} ± {points(match['top1_stderr'].iloc[0], sign=False)}")
         rows.append({"resolution": int(resolution), "cells": cells})
-    return [f"{model} {transform}" for model, transform in columns], rows
+    # The measured best resolution beside the one predicted before measuring (the sweep's
+    # predict_test_resolutions node), where the table has them.
+    summaries = (("best_resolution", "best (measured)", "{:.0f}"),
+                 ("predicted_resolution", "predicted (Monte Carlo)", "{:.0f}"),
+                 ("predicted_resolution_paper", "predicted (paper's formula)", "{:.0f}"))
+    for column, title, form in summaries:
+        if column not in sweep:
+            continue
+        cells = []
+        for model, transform in columns:
+            values = sweep.loc[(sweep["model"] == model) & (sweep["transform"] == transform), column]
+            cells.append("n/a" if values.empty or _nan(values.iloc[0]) else form.format(values.iloc[0]))
+        rows.append({"resolution": f"**{title}**", "cells": cells})
+    return [f"{model}: {labels[transform]}" for model, transform in columns], rows
 
 
 def _costs(indexed: dict[tuple[int, str], Metrics], seeds: list[int]) -> list[dict[str, str]]:
@@ -271,7 +297,8 @@ def write_results_page(
         "unconfigured": unconfigured, "mixed_origins": origins, "confidence": f"{CONFIDENCE:.0%}",
         "models": list(MODELS), "summary": summary, "comparisons": comparisons, "per_seed": per_seed,
         "sweep_columns": sweep_columns, "sweep_rows": sweep_rows, "sweep_plot": sweep_plot,
-        "transforms": TRANSFORMS, "variants": variants,
+        "sweep_predicted": "predicted_resolution" in resolution_sweep,
+        "transforms": transform_labels(resolution_sweep), "variants": variants,
         "sweep_examples": ", ".join(str(v) for v in sorted(resolution_sweep["examples"].unique()))
         if "examples" in resolution_sweep else "n/a",
         "validation_examples": ", ".join(map(str, examples)) or "n/a",
@@ -284,9 +311,10 @@ def write_results_page(
 
 def plot_results_sweep(resolution_sweep: pd.DataFrame) -> Figure:
     """Top-1 against test resolution, one line per model and test transform, ± 1 s.e."""
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    figure = Figure(figsize=(9, 5), layout="constrained")
     axis = figure.subplots()
-    styles = {"resize": "-", "resize_crop": "--"}
+    styles = {"resize": "-", "resize_crop": "--", "resize_shorter_crop": ":"}
+    labels = transform_labels(resolution_sweep)
     for model in MODELS:
         for transform, style in styles.items():
             part = resolution_sweep[(resolution_sweep["model"] == model)
@@ -294,10 +322,10 @@ def plot_results_sweep(resolution_sweep: pd.DataFrame) -> Figure:
             if part.empty:
                 continue
             axis.errorbar(part["resolution"], part["top1"] * 100, yerr=part["top1_stderr"] * 100,
-                          linestyle=style, marker="o", capsize=3, label=f"{model}, {transform}")
-    axis.set_xlabel("test resolution (px)")
+                          linestyle=style, marker="o", capsize=3, label=f"{model}, {labels[transform]}")
+    axis.set_xlabel("test resolution S (px)")
     axis.set_ylabel("validation top-1 (%), ±1 s.e.")
     axis.set_title("Top-1 against test resolution")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize="small")
+    axis.legend(fontsize="x-small")
     return figure

@@ -40,6 +40,26 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.3g}")
 
 
+def _sweep_table(resolution_sweep: pd.DataFrame) -> pd.DataFrame:
+    """Top-1 per model and test transform (rows; the transform in words where the table
+    names it) and resolution (columns), then the measured best and the predicted resolution."""
+    frame = resolution_sweep.assign(
+        top1=[_pct(v, e) for v, e in zip(resolution_sweep["top1"], resolution_sweep["top1_stderr"])])
+    if "transform_label" in frame:
+        frame["transform"] = frame["transform_label"]
+    keys = ["model", "transform"]
+    table = frame.pivot_table(index=keys, columns="resolution", values="top1", aggfunc="first",
+                              sort=False).reset_index()
+    table.columns = [str(column) for column in table.columns]
+    summaries = {"best_resolution": "best (measured)", "predicted_resolution": "predicted (Monte Carlo)",
+                 "predicted_resolution_paper": "predicted (paper's formula)"}
+    present = [column for column in summaries if column in frame]
+    if present:
+        firsts = frame.groupby(keys, sort=False)[present].first().round(0).reset_index()
+        table = table.merge(firsts.rename(columns=summaries), on=keys, how="left")
+    return table
+
+
 def write_report(
     model_comparison: pd.DataFrame,
     finetune_variants: pd.DataFrame,
@@ -62,9 +82,7 @@ def write_report(
     variants = finetune_variants.assign(
         top1=[_pct(v, e) for v, e in zip(finetune_variants["top1"], finetune_variants["top1_stderr"])]
     )[["variant", "description", "test_resolution", "epochs", "top1", "loss", "train_seconds"]]
-    sweep = resolution_sweep.assign(
-        top1=[_pct(v, e) for v, e in zip(resolution_sweep["top1"], resolution_sweep["top1_stderr"])]
-    ).pivot_table(index=["model", "transform"], columns="resolution", values="top1", aggfunc="first").reset_index()
+    sweep = _sweep_table(resolution_sweep)
     seeds = seeds_summary.assign(
         top1_mean=[f"{m * 100:.1f}%" for m in seeds_summary["top1_mean"]],
         top1_std=[f"{s * 100:.1f}" if not math.isnan(s) else "n/a" for s in seeds_summary["top1_std"]],
