@@ -137,3 +137,25 @@ def test_every_node_functions_type_hints_resolve():
         except NameError as error:
             unresolved[function.__qualname__] = str(error)
     assert unresolved == {}
+
+
+REGISTERS_WITHOUT_LIBRARIES = """
+import sys
+from pathlib import Path
+from kedro.framework.startup import bootstrap_project
+bootstrap_project(Path.cwd())
+from kedro.framework.project import pipelines
+assert len(pipelines["study"].nodes) > 50
+loaded = sorted(name for name in ("pandas", "matplotlib", "matplotlib.figure", "keras")
+                if type(sys.modules.get(name)).__name__ == "module")
+print("loaded:", loaded)
+"""
+
+
+def test_registering_the_pipelines_loads_no_pandas_nor_matplotlib():
+    """``kedro registry list``, ``kedro run --help`` and the one-line errors register the
+    pipelines and run nothing: pandas and matplotlib (half a second) load when a node runs."""
+    done = subprocess.run([sys.executable, "-c", REGISTERS_WITHOUT_LIBRARIES], cwd=PACKAGE.parents[1],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "loaded: []"

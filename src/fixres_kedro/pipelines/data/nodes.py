@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pandas as pd
-
 from fixres_kedro.datasets.photo_source.tfds_order import read_order, tf_flowers_example_size
+from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.parameters import SplitParams
+
+pd = lazy_import("pandas")
 
 
 def split_dataset(

@@ -26,12 +26,14 @@ from typing import Any
 
 import jinja2
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure  # a node's annotation: Kedro reads the type hints
 
 from fixres_kedro.fixres.stats import mean_interval, paired_difference
+from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import Metrics, mixed_origins
 from fixres_kedro.protocol import MODELS
+
+pd = lazy_import("pandas")
+plots = lazy_import("fixres_kedro.fixres.plots")  # matplotlib
 
 CONFIDENCE = 0.95  # that of fixres.stats.mean_interval
 SWEEP_PLOT = "images/results_sweep.png"
@@ -309,9 +311,9 @@ def write_results_page(
     return _template().render(**context)
 
 
-def plot_results_sweep(resolution_sweep: pd.DataFrame) -> Figure:
+def plot_results_sweep(resolution_sweep: pd.DataFrame) -> plots.Figure:
     """Top-1 against test resolution, one line per model and test transform, ± 1 s.e."""
-    figure = Figure(figsize=(9, 5), layout="constrained")
+    figure = plots.Figure(figsize=(9, 5), layout="constrained")
     axis = figure.subplots()
     styles = {"resize": "-", "resize_crop": "--", "resize_shorter_crop": ":"}
     labels = transform_labels(resolution_sweep)

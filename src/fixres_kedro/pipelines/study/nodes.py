@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
-import pandas as pd
 from PIL import Image
+
+from fixres_kedro.lazy_import import lazy_import
+
+pd = lazy_import("pandas")
 
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("fixres_kedro.pipelines.study", "."),
                                 autoescape=True, undefined=jinja2.StrictUndefined)

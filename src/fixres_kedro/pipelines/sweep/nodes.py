@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
 
-from fixres_kedro.fixres import plots
 from fixres_kedro.fixres.stats import binomial_stderr
 from fixres_kedro.fixres.apparent_size import predict_test_resolution
+from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.parameters import InputPipeline, RuntimeParams, SweepParams, SweepTransform
 from fixres_kedro.pipelines.training.nodes import Classifier
 from fixres_kedro.protocol import MODELS
+
+pd = lazy_import("pandas")
+plots = lazy_import("fixres_kedro.fixres.plots")  # matplotlib
 
 
 def evaluation_pipeline(transform: SweepTransform, resolution: int, sweep: SweepParams) -> InputPipeline:
@@ -112,7 +113,7 @@ def plot_resolution_sweep(
     initial: pd.DataFrame, finetune: pd.DataFrame, vanilla: pd.DataFrame,
     initial_dataset: InputPipeline, finetune_dataset: InputPipeline, vanilla_dataset: InputPipeline,
     predictions: pd.DataFrame, sweep: SweepParams,
-) -> tuple[pd.DataFrame, Figure]:
+) -> tuple[pd.DataFrame, plots.Figure]:
     """One table of all sweeps and one plot of top-1 against test resolution per model.
 
     A dotted line marks each model's training resolution; per test transform, a star

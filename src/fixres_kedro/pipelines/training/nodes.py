@@ -11,14 +11,15 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
 from typing_extensions import TypeAliasType
 
-from fixres_kedro.fixres import plots
 from fixres_kedro.fixres.photos import decode_split
+from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import History, Metrics, Provenance
 from fixres_kedro.parameters import InputPipeline, ModelParams, RuntimeParams, TrainingParams
+
+pd = lazy_import("pandas")
+plots = lazy_import("fixres_kedro.fixres.plots")  # matplotlib
 
 if TYPE_CHECKING:
     from fixres_kedro.fixres.checkpoint import Checkpoints
@@ -44,7 +45,7 @@ def define_input_pipeline(dataset: InputPipeline, seed: int) -> InputPipeline:
 def visualize_dataset(
     train_split: pd.DataFrame, class_names: list[str], input_pipeline: InputPipeline,
     runtime: RuntimeParams,
-) -> Figure:
+) -> plots.Figure:
     """A 5x5 grid of the first training photos through the pipeline, as the example's
     ``visualize_dataset`` shows a first batch."""
     sample = train_split.iloc[: GRID * GRID]
@@ -216,7 +217,7 @@ def evaluate_model(
     )
 
 
-def plot_training_curves(history: History, input_pipeline: InputPipeline) -> Figure:
+def plot_training_curves(history: History, input_pipeline: InputPipeline) -> plots.Figure:
     """Loss and accuracy per epoch, training and validation, of one model."""
     return plots.training_curves(history.model_dump(),
                                  f"{input_pipeline.name} ({input_pipeline.image_size} px)")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
-from matplotlib.figure import Figure
-
-from fixres_kedro.fixres import plots
 from fixres_kedro.fixres.stats import binomial_stderr
+from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import Metrics
+
+pd = lazy_import("pandas")
+plots = lazy_import("fixres_kedro.fixres.plots")  # matplotlib
 
 # Each variant's recipe in one line: what learns, the optimizer, the transforms.
 DESCRIPTIONS = {
@@ -24,7 +24,7 @@ DESCRIPTIONS = {
 
 def compare_finetune_variants(
     example: Metrics, official: Metrics, bn_stats: Metrics, none: Metrics
-) -> tuple[pd.DataFrame, Figure]:
+) -> tuple[pd.DataFrame, plots.Figure]:
     """One table (and bar chart) of the four fine-tuning variants' top-1 and cost.
 
     Every variant starts from the same low-res model and is evaluated at the same test
