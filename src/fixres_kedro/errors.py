@@ -26,7 +26,7 @@ from fixres_kedro.fixres.errors import (
 
 __all__ = [
     "CheckpointInUseError", "DamagedFileError", "DataSourceError", "DiskFullError",
-    "FixResError", "InvalidParameterError", "MissingInputError", "StoppedError", "NoBackendError", "NothingToSummariseError", "Problem",
+    "FixResError", "InvalidParameterError", "MissingInputError", "SplitInUseError", "StoppedError", "NoBackendError", "NothingToSummariseError", "Problem",
     "UnreadablePhotoError", "find_cause", "find_user_error",
 ]
 
@@ -44,6 +44,10 @@ class StoppedError(FixResError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class SplitInUseError(FixResError, RuntimeError):
+    """Another data run is writing the split (it holds the split's lock)."""
 
 
 class MissingInputError(FixResError, DatasetError):
