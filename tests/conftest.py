@@ -57,7 +57,8 @@ def pytest_configure(config) -> None:
     enable_compilation_cache(os.environ["FIXRES_COMPILATION_CACHE"])
 
 REPO = Path(__file__).resolve().parents[1]
-ARCHIVE = REPO.parent / "shared" / "data" / "flower_photos.tgz"
+# FIXRES_TEST_ARCHIVE: the archive elsewhere (a git worktree is not beside shared/).
+ARCHIVE = Path(os.environ.get("FIXRES_TEST_ARCHIVE") or REPO.parent / "shared" / "data" / "flower_photos.tgz")
 
 
 def copy_project(target: Path) -> Path:

@@ -149,6 +149,7 @@ def test_a_data_run_failing_between_its_renames_leaves_a_split_that_is_refused(p
 
 def test_a_part_from_another_data_run_is_refused_naming_the_part(project, tmp_path):
     """A validation part copied from another data run (mixed by hand or by a tool)."""
+    (tmp_path / "other").mkdir()
     other = copy_project(tmp_path / "other")
     assert _kedro(other, "--pipelines=data", params="data.split.max_validation_examples=20").returncode == 0
     for name in ("validation_split.parquet", "validation_split.parquet.sha256"):
@@ -172,11 +173,14 @@ def test_a_second_data_run_while_one_writes_stops_with_one_line_naming_it(projec
     lock = project / SPLIT / LOCK_NAME
     for _ in range(6):
         first = _start(project, "--pipelines=data", params="data.split.max_train_examples=40")
-        while first.poll() is None and live_holder(lock) is None:
+        def holds() -> bool:  # locked, and the holder's line written
+            return live_holder(lock) is not None and f'"pid": {first.pid}' in lock.read_text()
+
+        while first.poll() is None and not holds():
             time.sleep(0.0005)
         if first.poll() is None:
             first.send_signal(signal.SIGSTOP)
-            if live_holder(lock) is not None:
+            if holds():
                 break
             first.send_signal(signal.SIGCONT)
         first.wait(timeout=120)
@@ -220,6 +224,7 @@ def test_two_writers_of_one_file_at_once_both_succeed(tmp_path):
     ('["daisy", 3]', "is not a list of class names"),
     ("COUNT", "has 3 class names but the split's labels have 5"),
     ("ORDER", "in another order than the split's labels"),
+    ('["a", "b", "c", "d", "e"]', "names other classes than the split's labels"),
 ])
 def test_a_wrong_class_names_file_is_one_line_naming_it_and_the_command(project, content, says):
     """Issue #18, 5: invalid JSON was a 248-line traceback; 3 of 5 names a 401-line
@@ -237,8 +242,9 @@ def test_class_names_load_checks_the_manifest(project):
     dataset = ClassNamesDataset(filepath=str(project / SPLIT / "class_names.json"),
                                 manifest=str(project / SPLIT / "split_manifest.json"))
     assert dataset.load() == _manifest(project)["class_names"]
-    (project / SPLIT / "class_names.json").write_text('["a", "b", "c", "d", "e"]')
-    with pytest.raises(DamagedFileError, match="mixes data runs"):
+    # The same names, written otherwise: not the file the data run wrote.
+    (project / SPLIT / "class_names.json").write_text(json.dumps(dataset.load(), indent=8))
+    with pytest.raises(DamagedFileError, match=r"mixes data runs; rewrite it with `kedro run --pipelines=data"):
         dataset.load()
 
 

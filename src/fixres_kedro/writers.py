@@ -36,8 +36,9 @@ def writing_pipeline(dataset_name: str, registered: dict[str, Any] | None = None
     return min(writers)[1] if writers else None
 
 
-def rewrite_command(dataset_name: str, env: str | None = None) -> str:
-    """``kedro run --pipelines=<writer> --env <env>`` for ``dataset_name``, in backquotes."""
+def rewrite_command(dataset_name: str, env: str | None = None, default: str | None = None) -> str:
+    """``kedro run --pipelines=<writer> --env <env>`` for ``dataset_name``, in backquotes
+    (``default``: the writer where no registry says, as outside a project)."""
     env = env or run_environment()
-    pipeline = writing_pipeline(dataset_name)
+    pipeline = writing_pipeline(dataset_name) or default
     return f"`kedro run --pipelines={pipeline} --env {env}`" if pipeline else f"`kedro run --env {env}`"

@@ -36,7 +36,7 @@ from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.text import TextDataset as _TextDataset
 
-from fixres_kedro.errors import find_cause
+from fixres_kedro.errors import DamagedInputError, find_cause
 from fixres_kedro.fixres.errors import DamagedFileError, DiskFullError, one_line
 from fixres_kedro.writers import rewrite_command
 
@@ -183,7 +183,7 @@ class JSONDataset(AtomicSave, _JSONDataset):
             cause = find_cause(error, ValueError)
             if cause is None or isinstance(cause, DamagedFileError):
                 raise
-            raise DamagedFileError(
+            raise DamagedInputError(
                 f"{self._get_load_path()} is not valid JSON ({one_line(cause, 80)}): {self.rewrite_hint()}"
             ) from None
 
@@ -212,7 +212,7 @@ class TypedJSONDataset(JSONDataset):
         except ValidationError as error:
             first = error.errors(include_url=False)[0]
             where = ".".join(map(str, first["loc"])) or "its content"
-            raise DamagedFileError(
+            raise DamagedInputError(
                 f"{self._get_load_path()} is not a {self._schema.__name__} file ({where}: {first['msg']}): "
                 f"{self.rewrite_hint()}"
             ) from None

@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,8 @@ from typing import Any
 from kedro.io.core import AbstractDataset, get_filepath_str
 
 from fixres_kedro.datasets.atomic import JSONDataset, atomic_file, file_digest
-from fixres_kedro.errors import SplitInUseError
-from fixres_kedro.fixres.errors import DamagedFileError, one_line
+from fixres_kedro.errors import DamagedInputError, SplitInUseError
+from fixres_kedro.fixres.errors import one_line
 from fixres_kedro.writers import rewrite_command
 
 try:
@@ -53,13 +54,24 @@ LOCK_NAME = "split.lock"
 
 def rewrite_split() -> str:
     """The command that writes the whole split again, in this run's environment."""
-    return rewrite_command("train_split@bytes")
+    return rewrite_command("train_split@bytes", default="data")
 
 
 def _holder(run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
             "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)),
             "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
+
+
+def _holder_text(fd: int, tries: int = 20) -> str:
+    """What the lock's holder wrote in it: it writes just after it takes the lock, so an
+    empty file is read again for up to a second."""
+    for _ in range(tries):
+        text = os.pread(fd, 4096, 0).decode(errors="replace")
+        if text.strip():
+            return text
+        time.sleep(0.05)
+    return ""
 
 
 def describe_holder(text: str) -> str:
@@ -81,7 +93,7 @@ def live_holder(lock: Path) -> str | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return describe_holder(os.pread(fd, 4096, 0).decode(errors="replace"))
+            return describe_holder(_holder_text(fd))
         return None
     finally:
         os.close(fd)  # also lets go of the shared lock taken to test it
@@ -92,15 +104,15 @@ def read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        raise DamagedFileError(
+        raise DamagedInputError(
             f"{path} is missing: the split beside it was not written whole by one data run "
             f"(or by an older version of the project); rewrite it with {rewrite_split()}") from None
     except (OSError, ValueError) as error:
-        raise DamagedFileError(f"{path} cannot be read ({one_line(error, 100)}): rewrite the split "
+        raise DamagedInputError(f"{path} cannot be read ({one_line(error, 100)}): rewrite the split "
                                f"with {rewrite_split()}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("parts", {}), dict) \
             or manifest.get("state") not in (WRITING, COMPLETE):
-        raise DamagedFileError(f"{path} is not a split manifest: rewrite the split with {rewrite_split()}")
+        raise DamagedInputError(f"{path} is not a split manifest: rewrite the split with {rewrite_split()}")
     return manifest
 
 
@@ -113,15 +125,15 @@ def check_part(manifest_path: str | Path, part: str, file: str | Path, digest: s
     if manifest["state"] != COMPLETE:
         holder = live_holder(manifest_path.with_name(LOCK_NAME))
         if holder is not None:
-            raise DamagedFileError(f"the split in {manifest_path.parent} is being written by {holder}: "
+            raise DamagedInputError(f"the split in {manifest_path.parent} is being written by {holder}: "
                                    "wait for that run to finish, then run again")
-        raise DamagedFileError(
+        raise DamagedInputError(
             f"the split in {manifest_path.parent} is incomplete: data run {run_id} stopped while writing it "
             f"({manifest_path} says {WRITING}); rewrite it with {rewrite_split()}")
     entry = manifest["parts"].get(part)
     actual = digest or file_digest(file)
     if not isinstance(entry, dict) or entry.get("sha256") != actual:
-        raise DamagedFileError(
+        raise DamagedInputError(
             f"{file} is not the {part} that data run {run_id} wrote with the rest of the split "
             f"({manifest_path}): the split mixes data runs; rewrite it with {rewrite_split()}")
     return manifest
@@ -167,7 +179,7 @@ class SplitManifestDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = describe_holder(os.pread(fd, 4096, 0).decode(errors="replace"))
+            holder = describe_holder(_holder_text(fd))
             os.close(fd)
             raise SplitInUseError(
                 f"the split in {self._filepath.parent} is being written by {holder}: wait for that "
@@ -231,16 +243,19 @@ class ClassNamesDataset(SplitPartJSONDataset):
     def _check(self, data: Any) -> None:
         path = self._local_load_path()
         if not isinstance(data, list) or not data or not all(isinstance(name, str) and name for name in data):
-            raise DamagedFileError(f"{path} is not a list of class names (got {one_line(json.dumps(data), 60)}): "
+            raise DamagedInputError(f"{path} is not a list of class names (got {one_line(json.dumps(data), 60)}): "
                                    f"{self.rewrite_hint()}")
         if len(set(data)) != len(data):
-            raise DamagedFileError(f"{path} names a class twice: {self.rewrite_hint()}")
+            raise DamagedInputError(f"{path} names a class twice: {self.rewrite_hint()}")
         recorded = read_manifest(Path(self._manifest)).get("class_names")
         if not isinstance(recorded, list):
             return  # a manifest still being written: check_part says so
         if len(data) != len(recorded):
-            raise DamagedFileError(f"{path} has {len(data)} class names but the split's labels have "
+            raise DamagedInputError(f"{path} has {len(data)} class names but the split's labels have "
                                    f"{len(recorded)} ({self._manifest}): {self.rewrite_hint()}")
+        if sorted(data) != sorted(recorded):
+            raise DamagedInputError(f"{path} names other classes than the split's labels "
+                                    f"({self._manifest}): {self.rewrite_hint()}")
         if data != recorded:
-            raise DamagedFileError(f"{path} lists the class names in another order than the split's labels "
+            raise DamagedInputError(f"{path} lists the class names in another order than the split's labels "
                                    f"({self._manifest}): {self.rewrite_hint()}")
