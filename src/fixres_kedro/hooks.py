@@ -155,7 +155,7 @@ class SplitManifestHook:
 
         path = writing["catalog"].get(dataset_name).written_path()
         part = SPLIT_PARTS[dataset_name]
-        shown = os.path.relpath(path) if path.is_absolute() else str(path)  # the project's own, when inside it
+        shown = os.path.relpath(path, writing["manifest"].folder)  # moves with the project
         writing["parts"][part] = {"file": shown, "sha256": recorded_digest(path) or file_digest(path)}
         if part == "class_names":
             writing["class_names"] = list(data)

@@ -51,7 +51,7 @@ import psutil
 from kedro.io.core import AbstractDataset, DatasetError
 
 from fixres_kedro.datasets.atomic import DIGEST_SUFFIX, file_digest, recorded_digest
-from fixres_kedro.datasets.split_manifest import check_part
+from fixres_kedro.datasets.split_manifest import check_part, manifest_path
 from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.errors import DamagedFileError, FixResError, UnreadablePhotoError, one_line
 from fixres_kedro.fixres.photos import decode_photos
@@ -137,7 +137,7 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
           filepath: data/02_intermediate/train_split.parquet
 
     ``workers``: decoding threads (0: one per CPU core). ``batch_rows``: rows read and
-    decoded at a time. ``manifest``: the split's manifest (``split_manifest``), checked on
+    decoded at a time. ``manifest``: the split's manifest (``split_manifest``; a path or ``{filepath: ...}``), checked on
     every load: the file must be the ``part`` (default: the file's stem) that the data run
     which wrote the rest of the split recorded there.
     """
@@ -147,7 +147,7 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         filepath: str,
         workers: int = 0,
         batch_rows: int = DEFAULT_BATCH_ROWS,
-        manifest: str | None = None,
+        manifest: str | dict[str, str] | None = None,
         part: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
@@ -156,7 +156,7 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         self._filepath = Path(filepath)
         self._workers = workers
         self._batch_rows = batch_rows
-        self._manifest = manifest
+        self._manifest = manifest_path(manifest) if manifest is not None else None
         self._part = part or self._filepath.stem
         self.metadata = metadata
 

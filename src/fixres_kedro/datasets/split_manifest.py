@@ -14,7 +14,7 @@ would train silently. So:
   (its Kedro session id, the version of every output it saves)::
 
       {"format": 1, "state": "complete", "run_id": "2026-12-04T06.30.00.000Z",
-       "parts": {"train_split": {"file": "...", "sha256": "..."}, ...},
+       "parts": {"train_split": {"file": "train_split.parquet", "sha256": "..."}, ...},
        "class_names": ["daisy", "dandelion", ...]}
 
 * every reader of a part (``DecodedSplitDataset``, ``SplitPartJSONDataset``,
@@ -50,6 +50,12 @@ FORMAT = 1
 WRITING, COMPLETE = "writing", "complete"
 PARTS = ("train_split", "validation_split", "class_names", "split_summary")
 LOCK_NAME = "split.lock"
+
+
+def manifest_path(manifest: str | dict[str, str]) -> str:
+    """A reader's ``manifest`` argument: a path, or ``{filepath: ...}`` as the catalog gives it
+    (Kedro makes a ``filepath`` relative to the project, not a bare string)."""
+    return manifest["filepath"] if isinstance(manifest, dict) else manifest
 
 
 def rewrite_split() -> str:
@@ -153,6 +159,11 @@ class SplitManifestDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         self.metadata = metadata
 
     @property
+    def folder(self) -> Path:
+        """Where the manifest is: the parts' files are recorded relative to it."""
+        return self._filepath.parent
+
+    @property
     def lock_path(self) -> Path:
         return self._filepath.with_name(LOCK_NAME)
 
@@ -206,11 +217,12 @@ class SplitManifestDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
 class SplitPartJSONDataset(JSONDataset):
     """A JSON part of the split (``split_summary``), checked against the split's manifest
-    (``manifest``: its path) whenever it is loaded; ``part``: its name there."""
+    (``manifest``: its path, or ``{filepath: ...}``) whenever it is loaded; ``part``: its
+    name there."""
 
-    def __init__(self, *, manifest: str, part: str, **kwargs: Any) -> None:
+    def __init__(self, *, manifest: str | dict[str, str], part: str, **kwargs: Any) -> None:
         super().__init__(dataset_name=part, **kwargs)
-        self._manifest = manifest
+        self._manifest = manifest_path(manifest)
         self._part = part
 
     def rewrite_hint(self) -> str:
@@ -237,7 +249,7 @@ class ClassNamesDataset(SplitPartJSONDataset):
     and the command that writes the split again.
     """
 
-    def __init__(self, *, manifest: str, part: str = "class_names", **kwargs: Any) -> None:
+    def __init__(self, *, manifest: str | dict[str, str], part: str = "class_names", **kwargs: Any) -> None:
         super().__init__(manifest=manifest, part=part, **kwargs)
 
     def _check(self, data: Any) -> None:
