@@ -104,9 +104,8 @@ class AtomicSave:
     """Mixin for a kedro-datasets class whose ``save`` writes ``self._get_save_path()``.
 
     The parent's save runs with the save path pointing at this writer's partial file
-    (``partial_name``); the partial
-    file is then renamed to the real path (locally with ``os.replace``, elsewhere with
-    the file system's move). Put it first among the bases.
+    (``partial_name``), which is then renamed to the real path (locally with
+    ``os.replace``, elsewhere with the file system's move). Put it first among the bases.
     """
 
     def save(self, data: Any) -> None:
