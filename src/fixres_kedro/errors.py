@@ -25,8 +25,8 @@ from fixres_kedro.fixres.errors import (
 )
 
 __all__ = [
-    "CheckpointInUseError", "DamagedFileError", "DataSourceError", "DiskFullError",
-    "FixResError", "InvalidParameterError", "MissingInputError", "StoppedError", "NoBackendError", "NothingToSummariseError", "Problem",
+    "CheckpointInUseError", "DamagedFileError", "DamagedInputError", "DataSourceError", "DiskFullError",
+    "FixResError", "InvalidParameterError", "MissingInputError", "SplitInUseError", "StoppedError", "NoBackendError", "NothingToSummariseError", "Problem",
     "UnreadablePhotoError", "find_cause", "find_user_error",
 ]
 
@@ -44,6 +44,16 @@ class StoppedError(FixResError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class DamagedInputError(DamagedFileError, DatasetError):
+    """A file a dataset reads that is not what its writer wrote (invalid JSON, the wrong
+    content, a part of another data run's split). A ``DatasetError``, so that Kedro passes
+    it on as it is: one line, in a run or in a notebook."""
+
+
+class SplitInUseError(FixResError, RuntimeError):
+    """Another data run is writing the split (it holds the split's lock)."""
 
 
 class MissingInputError(FixResError, DatasetError):

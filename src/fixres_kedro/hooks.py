@@ -33,6 +33,7 @@ from fixres_kedro.environment import restore_environment, use_environment
 from fixres_kedro.metrics import Provenance
 from fixres_kedro.parameters import RuntimeParams, check_parameters
 from fixres_kedro.protocol import BACKEND_TAG, MODELS, parse_namespace
+from fixres_kedro.writers import writing_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -102,15 +103,85 @@ class MissingInputsHook:
         if not missing:
             return
         env = run_params.get("env") or os.environ.get("KEDRO_ENV") or "local"
-        first = missing[0]
-        writer = min((each for each in registered.items()
-                      if base(first) in {base(name) for name in each[1].all_outputs()}),
-                     key=lambda each: (len(each[1].nodes), each[0]))[0]
+        writer = writing_pipeline(missing[0], registered)
         names = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         verb = "is" if len(missing) == 1 else "are"
         raise MissingInputError(
             f"{names} {verb} not written yet in the {env} environment: write "
             f"{'it' if len(missing) == 1 else 'them'} with `kedro run --pipelines={writer} --env {env}` first")
+
+
+SPLIT_MANIFEST = "split_manifest"
+# split_dataset's outputs, as the manifest names them.
+SPLIT_PARTS = {"train_split@bytes": "train_split", "validation_split@bytes": "validation_split",
+               "class_names": "class_names", "split_summary": "split_summary"}
+
+
+class SplitManifestHook:
+    """Write the split as one unit (``datasets.split_manifest``): the node that writes it
+    takes the split's lock before it runs (a second data run stops there, in one line
+    naming the first); the manifest says ``writing`` from the first part saved, and
+    ``complete``, with the four parts' digests and the run id, once the last is saved. A
+    node or run that fails releases the lock; the manifest then keeps saying ``writing``
+    if any part was replaced, so that no reader takes the mixture.
+
+    Everything happens in the process that runs the node (``ParallelRunner``'s worker)."""
+
+    def __init__(self) -> None:
+        self._writing: dict[str, dict[str, Any]] = {}  # node name -> its manifest and parts
+
+    @hook_impl
+    def before_node_run(self, node: Node, catalog: DataCatalog, run_id: str) -> None:
+        if not set(node.outputs) & SPLIT_PARTS.keys() or SPLIT_MANIFEST not in catalog:
+            return
+        manifest = catalog.get(SPLIT_MANIFEST)
+        manifest.acquire(run_id)
+        self._writing[node.name] = {"catalog": catalog, "manifest": manifest, "run_id": run_id,
+                                    "parts": {}, "class_names": [], "begun": False}
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        writing = self._writing.get(node.name)
+        if writing is not None and not writing["begun"] and dataset_name in SPLIT_PARTS:
+            writing["manifest"].begin(writing["run_id"])  # the old split stops being whole here
+            writing["begun"] = True
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
+        writing = self._writing.get(node.name)
+        if writing is None or dataset_name not in SPLIT_PARTS:
+            return
+        from fixres_kedro.datasets.atomic import file_digest, recorded_digest  # noqa: PLC0415
+
+        path = writing["catalog"].get(dataset_name).written_path()
+        part = SPLIT_PARTS[dataset_name]
+        shown = os.path.relpath(path, writing["manifest"].folder)  # moves with the project
+        writing["parts"][part] = {"file": shown, "sha256": recorded_digest(path) or file_digest(path)}
+        if part == "class_names":
+            writing["class_names"] = list(data)
+        if len(writing["parts"]) == len(SPLIT_PARTS):
+            del self._writing[node.name]
+            writing["manifest"].complete(writing["run_id"], writing["parts"], writing["class_names"])
+            writing["manifest"].release()
+
+    @hook_impl
+    def on_node_error(self, node: Node) -> None:
+        writing = self._writing.pop(node.name, None)
+        if writing is not None:
+            writing["manifest"].release()
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._release_all()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._release_all()
+
+    def _release_all(self) -> None:
+        for writing in self._writing.values():
+            writing["manifest"].release()
+        self._writing.clear()
 
 
 class DeviceHook:

@@ -19,6 +19,7 @@ from fixres_kedro.hooks import (
     ProvenanceHook,
     RunSummaryHook,
     SeedHook,
+    SplitManifestHook,
     StopHook,
 )
 from fixres_kedro.tracking import TrackingHook
@@ -30,11 +31,12 @@ console.install()
 # they run in: the parameters are checked before anything reads them; a host without the required GPU,
 # then a pipeline whose inputs are not written yet, stop before any node; devices first (a
 # worker's GPU must be chosen before its backend starts, then the devices are named), the compilation cache before
-# anything compiles, then the precision policy, the seeds, checkpoints, the provenance of
+# anything compiles, then the precision policy, the seeds, checkpoints, the split's lock and manifest, the provenance of
 # metrics and the timing of each node. StopHook comes first in each: a signal stops the run as
 # an error, which every other hook then sees.
 HOOKS = (
-    TrackingHook(), RunSummaryHook(), NodeTimingHook(), PaceHook(), ProvenanceHook(), CheckpointHook(), SeedHook(),
+    TrackingHook(), RunSummaryHook(), NodeTimingHook(), PaceHook(), ProvenanceHook(), SplitManifestHook(),
+    CheckpointHook(), SeedHook(),
     PrecisionHook(), CompilationCacheHook(), MissingInputsHook(), DeviceHook(), DistributionHook(),
     ParametersHook(), StopHook(),
 )

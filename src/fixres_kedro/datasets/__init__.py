@@ -15,6 +15,8 @@ _MODULES = {
     "CSVDataset": "atomic", "JSONDataset": "atomic", "ParquetDataset": "atomic", "SplitDataset": "atomic",
     "TextDataset": "atomic", "TypedJSONDataset": "atomic",
     "DecodedSplitDataset": "decoded_split",
+    "ClassNamesDataset": "split_manifest", "SplitManifestDataset": "split_manifest",
+    "SplitPartJSONDataset": "split_manifest",
     "FigureDataset": "figure",
     "ImageSourceDataset": "photo_source",
     "KerasModelDataset": "keras_model",
@@ -48,3 +50,4 @@ if TYPE_CHECKING:
     from fixres_kedro.datasets.photo_source import ImageSourceDataset
     from fixres_kedro.datasets.report_folder import ReportFolder
     from fixres_kedro.datasets.run_provenance import RunProvenanceDataset
+    from fixres_kedro.datasets.split_manifest import ClassNamesDataset, SplitManifestDataset, SplitPartJSONDataset

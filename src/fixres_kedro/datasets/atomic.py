@@ -2,10 +2,12 @@
 
 Kedro's file datasets write their file in place: a run killed mid-write leaves a truncated
 file, and for a versioned dataset that file is the newest version, which the next load
-picks. Here each save writes ``<file>.partial`` next to the target and renames it into
-place in one step (same folder, so same file system). A versioned load lists
-``<name>/<version>/<name>`` only, so a ``.partial`` left by a killed run is never read; a
-full disk raises ``DiskFullError`` (one line naming the file) and leaves nothing behind.
+picks. Here each save writes ``<file>.<pid>-<random>.partial`` next to the target and
+renames it into place in one step (same folder, so same file system). The name is the
+writer's own: two runs saving the same file at once never rename each other's file away. A
+versioned load lists ``<name>/<version>/<name>`` only, so a ``.partial`` left by a killed
+run is never read; a full disk raises ``DiskFullError`` (one line naming the file) and
+leaves nothing behind.
 
 ``atomic_file`` does it for code that writes a local file itself; ``AtomicSave`` is a
 mixin for kedro-datasets' classes, whose ``save`` opens ``self._get_save_path()``:
@@ -21,11 +23,12 @@ import hashlib
 import importlib
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kedro.io.core import get_filepath_str
+from kedro.io.core import DatasetError, get_filepath_str
 from pydantic import BaseModel, ValidationError
 from kedro_datasets._typing import JSONPreview
 from kedro_datasets.json import JSONDataset as _JSONDataset
@@ -33,9 +36,22 @@ from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.text import TextDataset as _TextDataset
 
-from fixres_kedro.fixres.errors import DamagedFileError, DiskFullError
+from fixres_kedro.errors import DamagedInputError, find_cause
+from fixres_kedro.fixres.errors import DamagedFileError, DiskFullError, one_line
+from fixres_kedro.writers import rewrite_command
 
 PARTIAL_SUFFIX = ".partial"
+
+
+def partial_name(name: str, keep_suffix: bool = False) -> str:
+    """The temporary name of this writer for a file ``name``: ``<name>.<pid>-<random>.partial``
+    (``<stem>.<pid>-<random>.partial<suffix>`` with ``keep_suffix``). Unique to the process
+    and the save, so concurrent writers of one file never share it."""
+    tag = f".{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+    if keep_suffix:
+        stem, dot, suffix = name.rpartition(".")
+        return f"{stem}{tag}{dot}{suffix}" if dot and stem else f"{name}{tag}"
+    return name + tag
 
 
 def _disk_full(error: OSError) -> bool:
@@ -53,14 +69,13 @@ def _sync(path: str | Path) -> None:
 def atomic_file(path: str | Path, needed: int = 0, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a partial path to write; on success it replaces ``path`` in one rename.
 
-    The partial path is ``<file>.partial`` (``<stem>.partial<suffix>`` with
-    ``keep_suffix``, for writers that insist on an extension). On failure it is removed;
+    The partial path is this writer's own (``partial_name``; the extension kept with
+    ``keep_suffix``, for writers that insist on one). On failure it is removed;
     a full disk becomes ``DiskFullError`` naming ``path`` and ``needed`` (bytes, when the
     caller knows them; else what was written before the disk filled).
     """
     target = Path(path)
-    name = f"{target.stem}{PARTIAL_SUFFIX}{target.suffix}" if keep_suffix else target.name + PARTIAL_SUFFIX
-    partial = target.with_name(name)
+    partial = target.with_name(partial_name(target.name, keep_suffix))
     created = not target.parent.exists()  # a new version's folder: removed again on failure
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -88,14 +103,15 @@ def _discard(partial: Path, created_folder: bool) -> None:
 class AtomicSave:
     """Mixin for a kedro-datasets class whose ``save`` writes ``self._get_save_path()``.
 
-    The parent's save runs with the save path pointing at ``<file>.partial``; the partial
-    file is then renamed to the real path (locally with ``os.replace``, elsewhere with
-    the file system's move). Put it first among the bases.
+    The parent's save runs with the save path pointing at this writer's partial file
+    (``partial_name``), which is then renamed to the real path (locally with
+    ``os.replace``, elsewhere with the file system's move). Put it first among the bases.
     """
 
     def save(self, data: Any) -> None:
         target = self._get_save_path()  # type: ignore[attr-defined]
-        partial = PurePosixPath(f"{target}{PARTIAL_SUFFIX}")
+        target = PurePosixPath(target)
+        partial = target.with_name(partial_name(target.name))
         # Kedro wraps every save (logging, version bookkeeping) and wraps this one too; the
         # parent's own body is the function it wrapped, run here with the path swapped.
         parent_save = super().save  # type: ignore[misc]
@@ -128,6 +144,16 @@ class AtomicSave:
     def _before_rename(self, partial: str, target: str) -> None:
         """Called with the written partial file, before it becomes ``target``."""
 
+    def written_path(self) -> Path | None:
+        """The local file the last save of this run wrote (its save version, for a versioned
+        dataset; None on another file system)."""
+        if self._protocol != "file":  # type: ignore[attr-defined]
+            return None
+        version = getattr(self, "_version", None)
+        path = (self._get_versioned_path(self.resolve_save_version())  # type: ignore[attr-defined]
+                if version is not None else self._filepath)  # type: ignore[attr-defined]
+        return Path(get_filepath_str(path, "file"))
+
     def saved_path(self) -> Path | None:
         """The local file of the newest version (None on another file system)."""
         if self._protocol != "file":  # type: ignore[attr-defined]
@@ -136,13 +162,35 @@ class AtomicSave:
 
 
 class JSONDataset(AtomicSave, _JSONDataset):
-    """``json.JSONDataset`` with atomic saves."""
+    """``json.JSONDataset`` with atomic saves; a file that is not JSON is one line naming it
+    and the command that writes it (``dataset_name``: its catalog name, for that command)."""
+
+    def __init__(self, *, dataset_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._dataset_name = dataset_name
+
+    def rewrite_hint(self) -> str:
+        """``rewrite it with `kedro run ...```, for messages about this file."""
+        if self._dataset_name is None:
+            return "write it again"
+        return f"rewrite it with {rewrite_command(self._dataset_name)}"
+
+    def load(self) -> Any:
+        try:
+            return super().load()
+        except (DatasetError, ValueError) as error:
+            cause = find_cause(error, ValueError)
+            if cause is None or isinstance(cause, DamagedFileError):
+                raise
+            raise DamagedInputError(
+                f"{self._get_load_path()} is not valid JSON ({one_line(cause, 80)}): {self.rewrite_hint()}"
+            ) from None
 
 
 class TypedJSONDataset(JSONDataset):
     """A JSON file holding one pydantic model (``schema``: its import path, such as
     ``fixres_kedro.metrics.Metrics``): saved from an instance, loaded as one. A file that is
-    not one says so in one line naming it."""
+    not one says so in one line naming it and the command that writes it."""
 
     def __init__(self, *, schema: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -163,8 +211,9 @@ class TypedJSONDataset(JSONDataset):
         except ValidationError as error:
             first = error.errors(include_url=False)[0]
             where = ".".join(map(str, first["loc"])) or "its content"
-            raise DamagedFileError(
-                f"{self._get_load_path()} is not a {self._schema.__name__} file ({where}: {first['msg']})"
+            raise DamagedInputError(
+                f"{self._get_load_path()} is not a {self._schema.__name__} file ({where}: {first['msg']}): "
+                f"{self.rewrite_hint()}"
             ) from None
 
 

@@ -51,6 +51,7 @@ import psutil
 from kedro.io.core import AbstractDataset, DatasetError
 
 from fixres_kedro.datasets.atomic import DIGEST_SUFFIX, file_digest, recorded_digest
+from fixres_kedro.datasets.split_manifest import check_part, manifest_path
 from fixres_kedro.errors import DataSourceError
 from fixres_kedro.fixres.errors import DamagedFileError, FixResError, UnreadablePhotoError, one_line
 from fixres_kedro.fixres.photos import decode_photos
@@ -136,7 +137,9 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
           filepath: data/02_intermediate/train_split.parquet
 
     ``workers``: decoding threads (0: one per CPU core). ``batch_rows``: rows read and
-    decoded at a time.
+    decoded at a time. ``manifest``: the split's manifest (``split_manifest``; a path or ``{filepath: ...}``), checked on
+    every load: the file must be the ``part`` (default: the file's stem) that the data run
+    which wrote the rest of the split recorded there.
     """
 
     def __init__(
@@ -144,6 +147,8 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         filepath: str,
         workers: int = 0,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        manifest: str | dict[str, str] | None = None,
+        part: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if batch_rows < 1:
@@ -151,6 +156,8 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         self._filepath = Path(filepath)
         self._workers = workers
         self._batch_rows = batch_rows
+        self._manifest = manifest_path(manifest) if manifest is not None else None
+        self._part = part or self._filepath.stem
         self.metadata = metadata
 
     def recorded_digest(self) -> str | None:
@@ -163,6 +170,7 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
             "filepath": str(self._filepath),
             "workers": self._workers,
             "batch_rows": self._batch_rows,
+            "manifest": self._manifest,
         }
 
     def _exists(self) -> bool:
@@ -188,6 +196,8 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
 
     def load(self) -> pd.DataFrame:
         key = self._cache_key()
+        if self._manifest is not None:  # the recorded digest: the file's own is checked when read
+            check_part(self._manifest, self._part, key[0], recorded_digest(key[0]) or file_digest(key[0]))
         # An older decode of this same path (a rewritten file) is dropped first.
         frame = DECODED_SPLITS.get(key, lambda: self._read(key[0]),
                                    same_source=lambda other: other[0] == key[0])
