@@ -237,7 +237,8 @@ def test_a_damaged_split_stops_with_one_line_naming_the_file_and_the_row(tmp_pat
     assert isinstance(damaged, DamagedFileError)
     message = str(damaged)
     assert "\n" not in message and str(path) in message
-    assert message.endswith("write it again with `kedro run --pipeline=data`")
+    # In the environment it was read in (none given: local), as a smoke run would be told smoke.
+    assert message.endswith("write it again with `kedro run --pipelines=data --env local`")
     assert " row " in message or "cannot be read" in message
 
 
@@ -267,7 +268,8 @@ def test_a_damaged_split_in_a_run_is_one_line(project):
     failed = _kedro(project, "--pipeline=initial")
     assert failed.returncode == 1
     line = _last_line(failed)
-    assert line.startswith(f"Error: {split}") and "kedro run --pipeline=data" in line, line
+    # The hint names the environment the run was in (#17: every hint names its --env).
+    assert line.startswith(f"Error: {split}") and line.endswith("`kedro run --pipelines=data --env smoke`"), line
 
 
 def test_a_damaged_model_names_its_version_and_an_earlier_one(smoke_project, project):

@@ -112,14 +112,17 @@ def clear_cache() -> None:
     DECODED_SPLITS.clear()
 
 
-_RERUN = ": the split is damaged; write it again with `kedro run --pipeline=data`"
+def _rerun() -> str:
+    """The end of a damaged-split line: the command that rewrites it in the run's environment."""
+    env = os.environ.get("KEDRO_ENV", "local")  # the run's (ParametersHook sets it)
+    return f": the split is damaged; write it again with `kedro run --pipelines=data --env {env}`"
 
 
 def _check_rows(path: str, start: int, encoded: list[bytes], digests: list[str]) -> None:
     for offset, (blob, digest) in enumerate(zip(encoded, digests)):
         if hashlib.sha256(blob).hexdigest() != digest:
             raise DamagedFileError(
-                f"{path}: the photo of row {start + offset} does not match its digest{_RERUN}"
+                f"{path}: the photo of row {start + offset} does not match its digest{_rerun()}"
             )
 
 
@@ -210,7 +213,7 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         except FixResError:
             raise
         except (OSError, ValueError) as error:  # what pyarrow raises for a damaged file
-            raise DamagedFileError(f"{path} cannot be read ({one_line(error, 160)}){_RERUN}") from error
+            raise DamagedFileError(f"{path} cannot be read ({one_line(error, 160)}){_rerun()}") from error
 
     def _find_damaged_row(self, path: str) -> None:
         """Raise ``DamagedFileError`` naming the first row whose photo fails its digest."""
@@ -234,7 +237,7 @@ class DecodedSplitDataset(AbstractDataset[None, pd.DataFrame]):
         if expected is not None and file_digest(path) != expected:
             # Name the damaged row if a photo is what changed; else the file.
             self._find_damaged_row(path)
-            raise DamagedFileError(f"{path} does not match its digest ({path}{DIGEST_SUFFIX}){_RERUN}")
+            raise DamagedFileError(f"{path} does not match its digest ({path}{DIGEST_SUFFIX}){_rerun()}")
         pool_release = pa.default_memory_pool().release_unused
         parquet = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
         names = parquet.schema_arrow.names
