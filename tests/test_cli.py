@@ -54,6 +54,10 @@ def _invoke(project: Path, *args: str):
         (["run", "--env=smoke", "--params", "seed=abc"],
          "Error: Invalid parameters: seed must be an integer >= 0, got 'abc'"),
         (["registry", "describe", "nope"], "Error: no pipeline named 'nope'; pipelines, closest first: "),
+        (["run", "--env=smoke", "--resume", "yesterday"],
+         "Error: --resume takes the run id a run printed (e.g. 2026-12-04T06.31.22.123Z), got 'yesterday'"),
+        (["run", "--env=smoke", "--pipeline=report", "--resume", "2020-01-01T00.00.00.000Z"],
+         "Error: run 2020-01-01T00.00.00.000Z wrote none of this pipeline's "),
         (["run", "--env=smok"], "Error: no environment named 'smok' (--env or KEDRO_ENV) in conf/; "
                                 "environments, closest first: smoke, "),
         (["registry", "list", "--env=gpx"], "Error: no environment named 'gpx' (--env or KEDRO_ENV) in conf/; "

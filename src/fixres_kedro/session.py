@@ -9,8 +9,9 @@ the earlier study's models. ``ResumableSession`` (``settings.SESSION_CLASS``) in
   dataset the pipeline writes is loaded, and counted as present, at that run's version
   only; the nodes with an output of that version missing run, and every node after them
   (the report), reading that run's versions, so that the report covers the whole run;
-* plain ``--only-missing-outputs`` on a pipeline that writes versioned datasets is refused
-  in one line pointing to ``--resume`` (an unversioned pipeline, ``data``, is unaffected).
+* plain ``--only-missing-outputs`` on a pipeline that writes versioned datasets (each of
+  the project's does) is refused in one line pointing to ``--resume``: refusing is clearer
+  than guessing which earlier run the user meant.
 """
 
 from __future__ import annotations
