@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -117,3 +118,21 @@ def test_a_study_cut_short_resumes_as_itself_over_an_earlier_study(earlier_study
         assert models and set(models.values()) == {second}, (metrics.name, models)
     page = (reporting / "results.md").read_text()
     assert second in page and first not in page
+
+
+def test_a_node_stopped_between_the_saves_of_its_outputs_runs_again_on_resume(earlier_study):
+    """Kedro saves a node's outputs one by one after it: a stop between them leaves the
+    model without its history. The resume trains again and writes both, and what follows."""
+    project, first = earlier_study
+    history = project / SMOKE_DATA / "07_model_output" / "vanilla_history.json"
+    shutil.rmtree(history / first)
+    done = _kedro(project, "--resume", first)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    resumed = _finished(output)
+    assert resumed[0] == "vanilla.train_model" and "write_report" in resumed and len(resumed) < 15, resumed
+    warnings = [line for line in output.splitlines() if " WARNING resuming run " in line]
+    assert len(warnings) == 1 and "are written again" in warnings[0], warnings
+    assert (history / first / history.name).exists()
+    metrics = project / SMOKE_DATA / "08_reporting" / "vanilla_metrics.json" / first / "vanilla_metrics.json"
+    assert json.loads(metrics.read_text())["provenance"]["inputs"]["vanilla.model"] == first

@@ -105,6 +105,7 @@ class ResumableSession(KedroSession):
         if not to_run.nodes:  # Kedro would run everything for an empty selection
             logger.info("run %s has every output of this pipeline: nothing to resume", run_id)
             return {}
+        _remove_partial_outputs(to_run, catalog, written, run_id)
         return super().run(pipeline_names=pipeline_names, load_versions={**pinned, **(load_versions or {})},
                            **kwargs)
 
@@ -125,6 +126,22 @@ def _unfinished(pipeline: Pipeline, catalog: DataCatalog, missing: set[str]) -> 
         if not needed:
             return chosen
         chosen = pipeline.only_nodes(*{node.name for node in [*chosen.nodes, *needed]})
+
+
+def _remove_partial_outputs(to_run: Pipeline, catalog: DataCatalog, written: set[str], run_id: str) -> None:
+    """Remove what the run wrote of the outputs of nodes that run again: a node stopped
+    between the saves of its outputs (Kedro saves them one by one after the node) left some
+    of them, and a version, once saved, cannot be saved again."""
+    again = sorted({output for node in to_run.nodes for output in node.outputs} & written)
+    if not again:
+        return
+    shown = ", ".join(again[:3]) + (f" and {len(again) - 3} more" if len(again) > 3 else "")
+    logger.warning("resuming run %s: %s, which it had written, are written again (a node before them, or "
+                   "their own, stopped before saving all its outputs)", run_id, shown)
+    for name in again:
+        dataset = catalog.get(name)
+        folder = dataset._get_versioned_path(run_id).parent  # noqa: SLF001 - <file>/<version>/
+        dataset._fs.rm(str(folder), recursive=True)  # noqa: SLF001
 
 
 def _in_memory(catalog: DataCatalog, name: str) -> bool:
