@@ -33,9 +33,9 @@ Everything lands in the study's folder (``--out``, default ``studies/<study id>`
 
 Resuming. A rerun with the same ``--out`` (and the same archive) continues the study: the
 stages marked done in the manifest are skipped, and a stage that had started and not
-finished runs again with ``--only-missing-outputs``. That flag counts any earlier version
-as present; here that is right, because the data root holds this study's versions only (a
-new study is a new folder, with a new data root, and never sees another study's outputs).
+finished runs again with ``--resume <run id>``, the run id of the versions its cut attempt
+wrote (those of no other stage), so that it continues that run and nothing else's (a new
+study is a new folder, with a new data root, and never sees another study's outputs).
 Training checkpoints (``06_models/checkpoints``) let a killed training resume mid-way.
 
 Progress: one line per finished node (from the project's NodeTimingHook log line,
@@ -201,7 +201,13 @@ def run_stage(study: Study, name: str, env: str, params: str | None, archive: Pa
     if params:
         command.append(f"--params={params}")
     if resuming:
-        command.append("--only-missing-outputs")  # this study's own earlier versions only
+        # The cut attempt's run: versions on disk that no other stage wrote (a SIGKILL
+        # leaves them unrecorded); none written yet, the stage simply runs again.
+        others = {run for stage, other in study.manifest["stages"].items() if stage != name
+                  for run in other.get("run_ids", [])}
+        cut = sorted(set(before.values()) - others)
+        if cut:
+            command.append(f"--resume={cut[-1]}")
     environment = {**os.environ, "FIXRES_DATA_SOURCE": "archive", "FIXRES_DATA_PATH": str(archive),
                    "KEDRO_DISABLE_TELEMETRY": os.environ.get("KEDRO_DISABLE_TELEMETRY", "1")}
     environment.setdefault("FIXRES_COMPILATION_CACHE", str(REPO / ".cache" / "compilation"))

@@ -32,8 +32,8 @@ LEVELS = {
     "integration": ("tests/datasets/", "tests/test_install.py", "tests/test_hooks.py", "tests/test_cli.py", "tests/test_tracking.py",
                     "tests/test_prune.py"),
     "e2e": ("tests/test_run.py", "tests/test_study.py", "tests/test_scale_out.py", "tests/test_notebook.py",
-            "tests/test_viz.py", "tests/test_faults.py", "tests/test_faults_split.py", "tests/test_gpu_study.py", "tests/test_backbone_runs.py",
-            "tests/test_cluster.py"),
+            "tests/test_viz.py", "tests/test_faults.py", "tests/test_faults_split.py", "tests/test_faults_runs.py",
+            "tests/test_gpu_study.py", "tests/test_backbone_runs.py", "tests/test_cluster.py"),
 }
 
 
@@ -57,7 +57,7 @@ def pytest_configure(config) -> None:
     enable_compilation_cache(os.environ["FIXRES_COMPILATION_CACHE"])
 
 REPO = Path(__file__).resolve().parents[1]
-# FIXRES_TEST_ARCHIVE: the archive elsewhere (a git worktree is not beside shared/).
+# FIXRES_TEST_ARCHIVE: the archive elsewhere (a git worktree's parent has no shared/).
 ARCHIVE = Path(os.environ.get("FIXRES_TEST_ARCHIVE") or REPO.parent / "shared" / "data" / "flower_photos.tgz")
 
 

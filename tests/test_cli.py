@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from click.testing import CliRunner
 from kedro.framework.startup import bootstrap_project
 
@@ -51,6 +54,10 @@ def _invoke(project: Path, *args: str):
         (["run", "--env=smoke", "--params", "seed=abc"],
          "Error: Invalid parameters: seed must be an integer >= 0, got 'abc'"),
         (["registry", "describe", "nope"], "Error: no pipeline named 'nope'; pipelines, closest first: "),
+        (["run", "--env=smoke", "--resume", "yesterday"],
+         "Error: --resume takes the run id a run printed (e.g. 2026-12-04T06.31.22.123Z), got 'yesterday'"),
+        (["run", "--env=smoke", "--pipeline=report", "--resume", "2020-01-01T00.00.00.000Z"],
+         "Error: run 2020-01-01T00.00.00.000Z wrote none of this pipeline's "),
         (["run", "--env=smok"], "Error: no environment named 'smok' (--env or KEDRO_ENV) in conf/; "
                                 "environments, closest first: smoke, "),
         (["registry", "list", "--env=gpx"], "Error: no environment named 'gpx' (--env or KEDRO_ENV) in conf/; "
@@ -86,6 +93,33 @@ def test_kedro_run_stops_on_a_bad_parameter_with_one_line(tmp_path, flag):
     last = (result.stdout + result.stderr).strip().splitlines()[-1]
     assert last == "Error: Invalid parameters: vanilla.training.epochs must be a positive integer, got -3"
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_image_size_the_host_cannot_hold_is_one_line_before_the_split(tmp_path):
+    """The issue's probe: 112 GiB for one image ended in a MemoryError traceback. The
+    archive holds two photos, and no split is written: the refusal comes first."""
+    project = copy_project(tmp_path)
+    photo = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(photo, format="PNG")
+    with tarfile.open(tmp_path / "unread.tgz", "w:gz") as archive:
+        for flower in ("daisy", "roses"):
+            entry = tarfile.TarInfo(f"flower_photos/{flower}/one.png")
+            entry.size = photo.tell()
+            archive.addfile(entry, io.BytesIO(photo.getvalue()))
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1",
+           "FIXRES_DATA_SOURCE": "archive", "FIXRES_DATA_PATH": str(tmp_path / "unread.tgz")}
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--env=smoke", "--params",
+         "model.backbone=tiny,finetune.dataset.image_size=100000"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-2000:]
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("Error: Invalid parameters: finetune.dataset.image_size must be at most "), last
+    assert "with finetune.dataset.batch_size 16, got 100000: one batch and its activations" in last
+    assert "Traceback" not in output and "MemoryError" not in output
+    assert not (project / "data").exists()  # refused before the split was read or written
 
 
 def test_a_node_whose_input_was_never_saved_in_this_environment_says_so(project):

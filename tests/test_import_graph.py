@@ -27,7 +27,7 @@ LAYERS = [
     # The parameters check a split against tfds' slicing, which the photo source owns.
     ("fixres_kedro.parameters", "fixres_kedro.pipelines"),
     ("fixres_kedro.pipeline_registry", "fixres_kedro.hooks", "fixres_kedro.tracking", "fixres_kedro.cli",
-     "fixres_kedro.prune", "fixres_kedro.__main__", "fixres_kedro.runners"),
+     "fixres_kedro.prune", "fixres_kedro.__main__", "fixres_kedro.runners", "fixres_kedro.session"),
     ("fixres_kedro.settings",),
 ]
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from kedro.config import OmegaConfigLoader
 
 from fixres_kedro.errors import InvalidParameterError
+from fixres_kedro.fixres import memory
 from fixres_kedro.fixres.preprocessing import InputPipeline
 from fixres_kedro.parameters import (
     ExperimentParameters,
@@ -108,6 +109,63 @@ def test_a_wrong_value_names_its_key(key, value, message):
     assert message in str(error.value)
     assert str(error.value).startswith("Invalid parameters: ")
     assert "\n" not in str(error.value)
+
+
+GIB = 2**30
+
+
+@pytest.fixture
+def host_of_16_gib(monkeypatch):
+    """A host with 16 GiB of RAM and no GPU, whatever this one has."""
+    ram = (memory.Memory("RAM", 16 * GIB, memory.ACTIVATION_FACTOR),)
+    monkeypatch.setattr(memory, "host_memories", lambda data_parallel=False: ram)
+    return ram
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        # The issue's probe: 112 GiB for one image, refused before any allocation.
+        ("finetune.dataset.image_size", 100000,
+         "finetune.dataset.image_size must be at most 2364 with finetune.dataset.batch_size 32, got 100000: "
+         "one batch and its activations (~27.9 TiB) must fit the 16.0 GiB of RAM here"),
+        ("initial.dataset.batch_size", 10**5,
+         "initial.dataset.batch_size must be at most 10922 with initial.dataset.image_size 128 "
+         "(or initial.dataset.image_size at most 42), got 100000: "),
+        # No image size under the backbone's smallest (32) is offered.
+        ("vanilla.dataset.batch_size", 10**6,
+         "vanilla.dataset.batch_size must be at most 3566 with vanilla.dataset.image_size 224, got 1000000: "),
+        # A batch too large for the sweep is named once, at its largest resolution.
+        ("sweep.batch_size", 10**5,
+         "sweep.batch_size must be at most 1747 with sweep.resolutions[6] 320 (or sweep.resolutions[6] at most 42), got 100000: "),
+        ("sweep.resolutions", [128, 20000],
+         "sweep.resolutions[1] must be at most 2364 with sweep.batch_size 32, got 20000"),
+    ],
+)
+def test_a_batch_the_host_cannot_hold_names_the_key_and_its_bound(host_of_16_gib, key, value, message):
+    with pytest.raises(InvalidParameterError) as error:
+        check_parameters(_with(key, value))
+    text = str(error.value)
+    assert message in text and "\n" not in text
+    assert text.count("must be at most") == 1, text
+
+
+def test_the_bound_is_the_host_memory(host_of_16_gib):
+    """2364 is the largest image size whose batch of 32 fits 16 GiB: 2365 is refused."""
+    check_parameters(_with("vanilla.dataset.image_size", 2364))
+    with pytest.raises(InvalidParameterError, match="vanilla.dataset.batch_size must be at most 31 with"):
+        check_parameters(_with("vanilla.dataset.image_size", 2365))
+
+
+@pytest.mark.parametrize("env", ["local", *ENVIRONMENTS])
+def test_shipped_parameters_fit_a_small_host(monkeypatch, env):
+    """A laptop (4 GiB of RAM), or a 4 GiB GPU: every shipped environment still runs."""
+    small = (memory.Memory("RAM", 4 * GIB, memory.HOST_COPIES), memory.Memory("GPU memory", 4 * GIB, memory.ACTIVATION_FACTOR))
+    monkeypatch.setattr(memory, "host_memories", lambda data_parallel=False: small)
+    check_parameters(_parameters(env))
+    ram_only = (memory.Memory("RAM", 4 * GIB, memory.ACTIVATION_FACTOR),)
+    monkeypatch.setattr(memory, "host_memories", lambda data_parallel=False: ram_only)
+    check_parameters(_parameters(env))
 
 
 def test_a_missing_key_is_named():

@@ -156,7 +156,7 @@ def test_a_stopped_run_ends_on_one_line_and_mlflow_records_it_killed(smoke_proje
     code, output, seconds = _interrupt(project, number)
     assert code == 128 + number, output[-3000:]
     assert output.strip().splitlines()[-1].startswith(
-        f"Error: stopped by {name} during initial.train_model: run the same command again to resume"), output[-3000:]
+        f"Error: stopped by {name} during initial.train_model: run the same command with --resume "), output[-3000:]
     assert "Traceback" not in output and "Aborted" not in output and "Logging error" not in output
     assert seconds < 30, seconds
     from mlflow.tracking import MlflowClient  # noqa: PLC0415

@@ -8,6 +8,9 @@ must fix something.
   its traceback.
 * An unknown pipeline, node or namespace is refused before anything runs, listing the
   valid names, closest first.
+* ``kedro run --resume <run id>``: continue that run, cut short, as that run (its save
+  version), running only the nodes whose outputs of that version are missing
+  (``fixres_kedro.session``); the stop line of a run prints the command.
 * ``kedro registry describe <name> --env <env>``: the pipelines of that environment (the
   ``seeds`` pipeline's namespaces follow its seeds).
 """
@@ -29,6 +32,7 @@ from kedro.pipeline import Pipeline
 
 from fixres_kedro.environment import config_loader, project_path, restore_environment, use_environment
 from fixres_kedro.errors import DiskFullError, FixResError, StoppedError, find_cause, find_user_error
+from fixres_kedro.session import resuming
 from fixres_kedro.workers import PARALLEL_WORKERS
 
 SHOWN = 12  # names listed in an unknown-name error before "and N more"
@@ -128,7 +132,13 @@ def check_environment(env: str | None) -> None:
                                " (--env or KEDRO_ENV) in conf/")
 
 
-def run_command(**options: Any) -> Any:
+RESUME = click.Option(
+    ["--resume"], default=None, metavar="RUN_ID",
+    help="Continue the run RUN_ID (printed when it stopped) as that run: only the nodes whose "
+         "outputs of its version are missing run, and later nodes read its versions.")
+
+
+def run_command(resume: str | None = None, **options: Any) -> Any:
     if "ParallelRunner" in (options.get("runner") or ""):
         # Its workers share the host: each takes its part of the GPU and of the CPU cores
         # (each worker reads the count through fixres_kedro.workers).
@@ -143,7 +153,10 @@ def run_command(**options: Any) -> Any:
     check_names(options.get("env"), pipelines, options.get("node_names") or (),
                 options.get("from_nodes") or (), options.get("to_nodes") or (),
                 options.get("namespaces") or ())
-    return kedro_run.callback(**options)
+    if resume is None:
+        return kedro_run.callback(**options)
+    with resuming(resume):
+        return kedro_run.callback(**options)
 
 
 @click.group(name="fixres_kedro")
@@ -154,7 +167,7 @@ def cli() -> None:
 cli.add_command(
     _UserErrorsOnOneLine(
         name="run",
-        params=kedro_run.params,
+        params=[*kedro_run.params, RESUME],
         callback=run_command,
         help=kedro_run.help,
         short_help=kedro_run.short_help,

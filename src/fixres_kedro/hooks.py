@@ -453,11 +453,13 @@ class StopHook:
         self._stopping: StoppedError | None = None
         self._reported = threading.Event()
         self._again = False  # the next call of the handler is our own repeat
+        self._run_id: str | None = None  # the one --resume continues
 
     @hook_impl
-    def before_pipeline_run(self) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any] | None = None) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers belong to the main thread (a notebook's may differ)
+        self._run_id = (run_params or {}).get("run_id")
         self._running, self._stopping = [], None
         self._reported.clear()
         for number in self.SIGNALS:
@@ -473,8 +475,8 @@ class StopHook:
             during = f" during {', '.join(self._running)}" if self._running else ""
             self._stopping = StoppedError(
                 f"stopped by {self.SIGNALS.get(number, signal.Signals(number).name)}{during}: run the same "
-                "command again to resume (a training resumes after its last finished epoch; "
-                "--only-missing-outputs skips the nodes that finished)", exit_code=128 + number)
+                f"command with --resume {self._run_id or '<run id>'} to continue this run (the nodes that "
+                "finished are skipped; a training resumes after its last finished epoch)", exit_code=128 + number)
             threading.Thread(target=self._raise_again, args=(number,), daemon=True, name="stop-again").start()
             logging.raiseExceptions = False  # a stop swallowed by a log line prints no traceback
         raise self._stopping

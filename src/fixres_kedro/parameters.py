@@ -28,6 +28,7 @@ from pydantic import (
 
 from fixres_kedro.fixres.backbones import FinetuneVariant, backbone_name, min_image_size
 from fixres_kedro.fixres.errors import InvalidParameterError, Problem
+from fixres_kedro.fixres import memory
 from fixres_kedro.fixres.preprocessing import InputPipeline
 from fixres_kedro.datasets.photo_source.tfds_order import slice_bounds
 
@@ -187,6 +188,44 @@ class ExperimentParameters(_Section):
         if wrong:
             raise ValueError("; ".join(wrong))
         return self
+
+    @model_validator(mode="after")
+    def _fits_the_memory(self) -> ExperimentParameters:
+        # Here, before the split is read: too large a batch would otherwise end in a
+        # MemoryError traceback at its first allocation (fixres.memory).
+        memories = memory.host_memories(self.runtime.data_parallel)
+        steps = [(f"{name}.dataset.image_size", run.dataset.image_size, f"{name}.dataset.batch_size",
+                  run.dataset.batch_size)
+                 for name, run in self if isinstance(run, (ModelRunParams, VariantParams))]
+        steps += [(f"sweep.resolutions[{index}]", size, "sweep.batch_size", self.sweep.batch_size)
+                  for index, size in enumerate(self.sweep.resolutions)]
+        smallest = min_image_size(self.model.backbone)
+        wrong: dict[str, str] = {}  # one line per key named: a batch too large for two sizes once
+        for step in sorted(steps, key=lambda step: -step[1]):
+            found = _too_large(*step, memories, smallest)
+            if found and found[0] not in wrong:
+                wrong[found[0]] = found[1]
+        if wrong:
+            raise ValueError("; ".join(wrong.values()))
+        return self
+
+
+def _too_large(size_key: str, size: int, batch_key: str, batch: int,
+               memories: tuple[memory.Memory, ...], smallest: int) -> tuple[str, str] | None:
+    """The key to lower and why, when a batch of ``batch`` images of ``size`` cannot fit
+    ``memories``: the image size when not even one image fits, else the batch size."""
+    short = memory.too_small(batch, size, memories)
+    if short is None:
+        return None
+    why = (f"one batch and its activations (~{memory.size_text(memory.needed_bytes(batch, size, short))}) "
+           f"must fit {short}")
+    largest_size = memory.largest_image_size(batch, memories)
+    most_images = memory.largest_batch_size(size, memories)
+    if most_images == 0:
+        return size_key, f"{size_key} must be at most {largest_size} with {batch_key} {batch}, got {size}: {why}"
+    other = f" (or {size_key} at most {largest_size})" if largest_size >= smallest else ""
+    return batch_key, (f"{batch_key} must be at most {most_images} with {size_key} {size}{other}, "
+                       f"got {batch}: {why}")
 
 
 def check_parameters(parameters: dict[str, Any]) -> ExperimentParameters:

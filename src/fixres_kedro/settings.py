@@ -22,6 +22,7 @@ from fixres_kedro.hooks import (
     SplitManifestHook,
     StopHook,
 )
+from fixres_kedro.session import ResumableSession
 from fixres_kedro.tracking import TrackingHook
 
 # The console shows progress, epochs and warnings; logs/info.log keeps everything.
@@ -40,6 +41,10 @@ HOOKS = (
     PrecisionHook(), CompilationCacheHook(), MissingInputsHook(), DeviceHook(), DistributionHook(),
     ParametersHook(), StopHook(),
 )
+# `kedro run --resume <run id>` continues that run; plain --only-missing-outputs with
+# versioned outputs is refused (fixres_kedro.session).
+SESSION_CLASS = ResumableSession
+
 # TrackingHook opens the MLflow run; kedro-mlflow, if an older install left it, would open a second.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 

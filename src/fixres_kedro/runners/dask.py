@@ -478,10 +478,10 @@ class _Study:
             raise ClusterError(
                 f"{name} was running on {allowed + 1} workers that died ({last} last; "
                 f"out of memory? see the workers' logs): the finished outputs stay, so "
-                f"`{_command()} --only-missing-outputs` runs what is missing") from None
+                f"`{_command()} --resume {self.run_id}` runs what is missing") from None
         except distributed.client.FutureCancelledError as error:
             raise ClusterError(f"{name} was cancelled by the Dask cluster ({' '.join(str(error).split())[:160]}): "
-                               f"the finished outputs stay; `{_command()} --only-missing-outputs` "
+                               f"the finished outputs stay; `{_command()} --resume {self.run_id}` "
                                "runs what is missing") from None
 
     def _submit(self, name: str) -> Any:
