@@ -192,13 +192,21 @@ def test_a_failing_task_stops_the_run_with_its_one_line_error_and_finished_outpu
     cluster.ensure_workers()
     project = _project(tmp_path, "failing", smoke_project)
     split = project / "data" / "smoke" / "02_intermediate" / "validation_split.parquet"
-    damaged = bytearray(split.read_bytes())
+    whole = split.read_bytes()
+    damaged = bytearray(whole)
     damaged[len(damaged) // 2] ^= 0xFF
     split.write_bytes(bytes(damaged))  # its recorded digest no longer matches: a worker's node fails
-    run = _kedro_run(project, "--pipeline=seeds", "--namespaces=seed_0.initial", RUNNER,
-                     DASK_SCHEDULER_ADDRESS=cluster.address)
+    command = ("--pipeline=seeds", "--namespaces=seed_0.initial", RUNNER)
+    run = _kedro_run(project, *command, DASK_SCHEDULER_ADDRESS=cluster.address)
     output, _ = run.communicate(timeout=500)
     assert run.returncode == 1, output[-3000:]
     last = output.strip().splitlines()[-1]
     assert last.startswith("Error: ") and "validation_split.parquet" in last, output[-3000:]
+    assert "--resume" not in last  # it saved no versioned output: the same command is the retry
     assert (project / "data" / "smoke" / "05_model_input" / "seed_0.initial_input_pipeline.json").is_file()
+
+    split.write_bytes(whole)  # fixed: the same command completes on the cluster
+    again = _kedro_run(project, *command, DASK_SCHEDULER_ADDRESS=cluster.address)
+    output, _ = again.communicate(timeout=500)
+    assert again.returncode == 0, output[-3000:]
+    assert list((project / "data" / "smoke" / "08_reporting").glob("seed_0.initial_metrics.json/*/*.json"))

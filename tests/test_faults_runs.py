@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -37,15 +38,20 @@ def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900, check=False)
 
 
-def _cut_short(project: Path, after: int, number: int) -> tuple[int, str]:
-    """A study stopped by the signal ``number`` once ``after`` nodes have finished."""
+def _cut_short(project: Path, after: int, number: int | None = None,
+               then: Callable[[], None] | None = None) -> tuple[int, str]:
+    """A study stopped by the signal ``number``, or made to fail by ``then``, once ``after``
+    nodes have finished."""
     process = subprocess.Popen([sys.executable, "-m", "kedro", *COMMAND], cwd=project, env=_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in process.stdout:
         lines.append(line)
         if sum(bool(FINISHED.search(seen)) for seen in lines) == after:
-            process.send_signal(number)
+            if number is not None:
+                process.send_signal(number)
+            if then is not None:
+                then()
             break
     lines += process.stdout.readlines()
     return process.wait(timeout=120), "".join(lines)
@@ -136,3 +142,33 @@ def test_a_node_stopped_between_the_saves_of_its_outputs_runs_again_on_resume(ea
     assert (history / first / history.name).exists()
     metrics = project / SMOKE_DATA / "08_reporting" / "vanilla_metrics.json" / first / "vanilla_metrics.json"
     assert json.loads(metrics.read_text())["provenance"]["inputs"]["vanilla.model"] == first
+
+
+def test_a_study_failing_on_a_users_error_names_its_resume_and_resumes_after_the_fix(earlier_study):
+    """A node that fails with a one-line error after others saved their outputs: the line says
+    how to continue this run once fixed, and that resume trains nothing twice."""
+    project, first = earlier_study
+    split = project / SMOKE_DATA / "02_intermediate" / "validation_split.parquet"
+    whole = split.read_bytes()
+    damaged = bytearray(whole)
+    damaged[len(damaged) // 2] ^= 0xFF
+    code, failed = _cut_short(project, after=20, then=lambda: split.write_bytes(bytes(damaged)))
+    split.write_bytes(whole)  # the fix: the split as its data run wrote it
+    assert code == 1, failed[-3000:]
+    last = failed.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "validation_split.parquet" in last and "Traceback" not in failed, last
+    found = re.search(r"saved \d+ of its outputs: once this is fixed, the same command with --resume (\S+) "
+                      r"continues it\)$", last)
+    assert found, last
+    second = found.group(1)
+    assert second != first
+    finished = _finished(failed)
+    assert len(finished) >= 20
+
+    done = _kedro(project, "--resume", second)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert f"Finished: run {second};" in output
+    assert not set(_finished(output)) & set(finished)
+    page = (project / SMOKE_DATA / "08_reporting" / "results.md").read_text()
+    assert second in page

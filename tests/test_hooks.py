@@ -27,6 +27,7 @@ from fixres_kedro.hooks import (
     DeviceHook,
     DistributionHook,
     PrecisionHook,
+    ResumeHintHook,
     SeedHook,
     node_seed,
 )
@@ -217,3 +218,43 @@ def test_the_pace_warning_gives_the_whole_runs_trainings_left(caplog):
                                     "(a GPU host takes minutes; docs/gpu.md)")
     hook.after_pipeline_run()
     assert warn(6.125, 30) == "x trains on the CPU (a GPU host takes minutes; docs/gpu.md)"
+
+
+def test_a_failed_run_that_saved_outputs_names_its_resume_on_the_error_line(tmp_path):
+    from kedro.io import Version  # noqa: PLC0415
+    from kedro.pipeline import Pipeline  # noqa: PLC0415
+    from kedro_datasets.json import JSONDataset  # noqa: PLC0415
+
+    from fixres_kedro.cli import user_message  # noqa: PLC0415
+    from fixres_kedro.errors import DamagedInputError  # noqa: PLC0415
+
+    run_id = "2026-12-04T13.30.00.000Z"
+    catalog = DataCatalog({name: JSONDataset(filepath=str(tmp_path / f"{name}.json"), version=Version(None, run_id))
+                           for name in ("initial.metrics", "vanilla.metrics")})
+    pipeline = Pipeline([node(lambda: {}, None, "initial.metrics", name="a"),
+                         node(lambda: {}, None, "vanilla.metrics", name="b")])
+    params = {"run_id": run_id}
+
+    def failure() -> Exception:
+        try:
+            raise DamagedInputError("validation_split.parquet is damaged")
+        except DamagedInputError as error:
+            try:
+                raise RuntimeError("a node failed") from error
+            except RuntimeError as wrapper:
+                return wrapper
+
+    nothing_saved = failure()
+    ResumeHintHook().on_pipeline_error(nothing_saved, params, pipeline, catalog)
+    assert user_message(nothing_saved) == "validation_split.parquet is damaged"  # a rerun is all it takes
+
+    catalog.save("initial.metrics", {"top1": 0.5})
+    one_saved = failure()
+    ResumeHintHook().on_pipeline_error(one_saved, params, pipeline, catalog)
+    assert user_message(one_saved) == (
+        f"validation_split.parquet is damaged (run {run_id} saved 1 of its outputs: once this is fixed, "
+        f"the same command with --resume {run_id} continues it)")
+
+    stopped = StoppedError("stopped by SIGTERM: run the same command with --resume ...", exit_code=143)
+    ResumeHintHook().on_pipeline_error(stopped, params, pipeline, catalog)
+    assert not getattr(stopped, "__notes__", None)  # its own line names the resume

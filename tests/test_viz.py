@@ -96,10 +96,11 @@ def _pipeline_nodes() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def build(smoke_project: Path) -> Path:
-    """``kedro viz build --include-previews`` in the smoke project (env smoke)."""
+def viz_build(smoke_project: Path) -> tuple[Path, set[str]]:
+    """``kedro viz build --include-previews`` in the smoke project (env smoke): the site, and
+    the top-level packages the command imported (``PYTHONPROFILEIMPORTTIME``'s lines)."""
     shutil.rmtree(smoke_project / "build", ignore_errors=True)
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "KEDRO_ENV": "smoke"}
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "KEDRO_ENV": "smoke", "PYTHONPROFILEIMPORTTIME": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
         cwd=smoke_project,
@@ -109,13 +110,28 @@ def build(smoke_project: Path) -> Path:
         timeout=300,
         check=False,
     )
-    output = result.stdout + result.stderr
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                for line in result.stderr.splitlines() if line.startswith("import time:")}
+    output = result.stdout + "\n".join(line for line in result.stderr.splitlines()
+                                       if not line.startswith("import time:"))
     # kedro viz build exits 0 even when it fails, so read what it says.
     assert result.returncode == 0 and "Success!" in output and "ERROR" not in output, output
     assert "circular dependency" not in output  # every pipeline is drawn in its layers
     site = smoke_project / "build"
     assert (site / "index.html").is_file() and (site / "api" / "pipelines" / "fixres").is_file()
-    return site
+    return site, imported
+
+
+@pytest.fixture(scope="module")
+def build(viz_build: tuple[Path, set[str]]) -> Path:
+    return viz_build[0]
+
+
+def test_build_starts_no_keras_backend(viz_build):
+    """Drawing the DAG and previewing the outputs trains nothing: no backend starts (#17)."""
+    imported = viz_build[1]
+    assert {"kedro_viz", "fixres_kedro"} <= imported  # the import lines were read
+    assert imported.isdisjoint({"keras", "tensorflow", "jax", "torch"}), sorted(imported)
 
 
 class _Server(ThreadingHTTPServer):

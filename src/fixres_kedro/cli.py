@@ -65,7 +65,8 @@ def user_message(error: BaseException) -> str | None:
     user_error = find_user_error(error)
     if user_error is None:
         return _missing_version(error)
-    return f"{user_error}{PRUNE_HINT}" if isinstance(user_error, DiskFullError) else str(user_error)
+    message = f"{user_error}{PRUNE_HINT}" if isinstance(user_error, DiskFullError) else str(user_error)
+    return " ".join([message, *getattr(user_error, "__notes__", ())])  # e.g. hooks.ResumeHintHook's
 
 
 class _UserErrorsOnOneLine(click.Command):

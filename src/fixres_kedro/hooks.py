@@ -28,11 +28,12 @@ from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
 from fixres_kedro.fixres.backend import keras_backend, start_backend
-from fixres_kedro.errors import MissingInputError, NoBackendError, StoppedError, find_cause
+from fixres_kedro.errors import MissingInputError, NoBackendError, StoppedError, find_cause, find_user_error
 from fixres_kedro.environment import restore_environment, use_environment
 from fixres_kedro.metrics import Provenance
 from fixres_kedro.parameters import RuntimeParams, check_parameters
 from fixres_kedro.protocol import BACKEND_TAG, MODELS, parse_namespace
+from fixres_kedro.session import has_version, versioned_outputs
 from fixres_kedro.writers import writing_pipeline
 
 logger = logging.getLogger(__name__)
@@ -514,6 +515,25 @@ class StopHook:
     @hook_impl
     def on_pipeline_error(self) -> None:
         self._restore()
+
+
+class ResumeHintHook:
+    """A run that fails with a user's error after saving some of its versioned outputs says,
+    on its one line, how to continue it once fixed: ``--resume <run id>`` keeps what it
+    saved (a plain rerun would train it all again under a new version). Checked on disk, so
+    that it holds for outputs written by any runner's workers."""
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Pipeline,
+                          catalog: DataCatalog) -> None:
+        user_error = find_user_error(error)
+        run_id = (run_params or {}).get("run_id")
+        if user_error is None or isinstance(user_error, StoppedError) or not run_id:
+            return  # a stop's line already names its --resume
+        saved = [name for name in versioned_outputs(pipeline, catalog) if has_version(catalog, name, run_id)]
+        if saved:
+            user_error.add_note(f"(run {run_id} saved {len(saved)} of its outputs: once this is fixed, the same "
+                                f"command with --resume {run_id} continues it)")
 
 
 class NodeTimingHook:

@@ -93,7 +93,7 @@ class ResumableSession(KedroSession):
                     "with --resume <its run id> (its stop line prints the command) instead")
             return super().run(pipeline_names=pipeline_names, load_versions=load_versions,
                                only_missing_outputs=True, **kwargs)
-        written = {name for name in versioned if _has_version(catalog, name, run_id)}
+        written = {name for name in versioned if has_version(catalog, name, run_id)}
         if not written:
             raise ResumeError(f"run {run_id} wrote none of this pipeline's {len(versioned)} versioned outputs "
                               "in this environment's data: nothing to resume (check --env and the run id)")
@@ -148,6 +148,7 @@ def _in_memory(catalog: DataCatalog, name: str) -> bool:
     return name not in catalog or bool(getattr(catalog.get(name), "_EPHEMERAL", False))
 
 
-def _has_version(catalog: DataCatalog, name: str, run_id: str) -> bool:
+def has_version(catalog: DataCatalog, name: str, run_id: str) -> bool:
+    """Whether the versioned dataset ``name`` has a version ``run_id`` saved."""
     dataset = catalog.get(name)
     return bool(dataset._exists_function(str(dataset._get_versioned_path(run_id))))  # noqa: SLF001

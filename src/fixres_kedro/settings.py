@@ -17,6 +17,7 @@ from fixres_kedro.hooks import (
     ParametersHook,
     PrecisionHook,
     ProvenanceHook,
+    ResumeHintHook,
     RunSummaryHook,
     SeedHook,
     SplitManifestHook,
@@ -39,7 +40,7 @@ HOOKS = (
     TrackingHook(), RunSummaryHook(), NodeTimingHook(), PaceHook(), ProvenanceHook(), SplitManifestHook(),
     CheckpointHook(), SeedHook(),
     PrecisionHook(), CompilationCacheHook(), MissingInputsHook(), DeviceHook(), DistributionHook(),
-    ParametersHook(), StopHook(),
+    ParametersHook(), StopHook(), ResumeHintHook(),
 )
 # `kedro run --resume <run id>` continues that run; plain --only-missing-outputs with
 # versioned outputs is refused (fixres_kedro.session).
