@@ -19,10 +19,10 @@ from kedro.io.core import (
     Version,
 )
 from kedro_datasets._typing import ImagePreview
-from matplotlib.figure import Figure
 from PIL import Image
 
 from fixres_kedro.datasets.atomic import atomic_file
+from fixres_kedro.fixres.figure_type import Figure
 from fixres_kedro.datasets.versioned_file import VersionedFile
 
 
@@ -43,7 +43,10 @@ class FigureDataset(VersionedFile):
         self._dpi = dpi
 
     def save(self, data: Figure) -> None:
-        if not isinstance(data, Figure):
+        # Here, not at import: kedro viz build makes every dataset and draws nothing.
+        from matplotlib.figure import Figure as MatplotlibFigure  # noqa: PLC0415
+
+        if not isinstance(data, MatplotlibFigure):
             raise DatasetError(f"FigureDataset saves matplotlib Figures, got {type(data)}")
         buffer = io.BytesIO()
         data.savefig(buffer, format="png", dpi=self._dpi)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fixres_kedro.fixres.stats import binomial_stderr
+from fixres_kedro.fixres.figure_type import Figure
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import Metrics, mixed_origins
 
@@ -24,7 +25,7 @@ def compare_models(
     initial_metrics: Metrics,
     finetune_metrics: Metrics,
     vanilla_metrics: Metrics,
-) -> tuple[pd.DataFrame, plots.Figure]:
+) -> tuple[pd.DataFrame, Figure]:
     """Tabulate and plot the top-1 accuracy, loss and cost of the three models.
 
     ``top1_stderr`` is the binomial standard error of each accuracy on its
@@ -81,7 +82,7 @@ def compare_models(
     return table, figure
 
 
-def plot_accuracy_vs_cost(model_comparison: pd.DataFrame) -> plots.Figure:
+def plot_accuracy_vs_cost(model_comparison: pd.DataFrame) -> Figure:
     """Top-1 against total training cost (estimated FLOPs and wall time) per model."""
     figure, axes = plots.figure(11, 4, 1, 2, sharey=True)
     for axis, column, label in (

@@ -27,6 +27,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from fixres_kedro.fixres.figure_type import Figure
 from fixres_kedro.fixres.stats import mean_interval, paired_difference
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import Metrics, mixed_origins
@@ -311,7 +312,7 @@ def write_results_page(
     return _template().render(**context)
 
 
-def plot_results_sweep(resolution_sweep: pd.DataFrame) -> plots.Figure:
+def plot_results_sweep(resolution_sweep: pd.DataFrame) -> Figure:
     """Top-1 against test resolution, one line per model and test transform, ± 1 s.e."""
     figure = plots.Figure(figsize=(9, 5), layout="constrained")
     axis = figure.subplots()

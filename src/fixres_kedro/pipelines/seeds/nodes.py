@@ -9,6 +9,7 @@ import numpy as np
 
 from fixres_kedro.fixres.errors import NothingToSummariseError
 from fixres_kedro.fixres.stats import mean_interval, paired_difference
+from fixres_kedro.fixres.figure_type import Figure
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import Metrics
 from fixres_kedro.protocol import MODELS, parse_namespace, seed_namespace
@@ -48,13 +49,13 @@ def finished_seed_metrics(
 
 def summarise_finished_seeds(
     seed_metrics: dict[str, Callable[[], dict[str, Any]]],
-) -> tuple[pd.DataFrame, dict[str, Any], plots.Figure]:
+) -> tuple[pd.DataFrame, dict[str, Any], Figure]:
     """``summarise_seeds`` over whatever seeds have finished (``finished_seed_metrics``),
     for seeds run one namespace at a time by a scheduler, or some not at all."""
     return summarise_seeds(*finished_seed_metrics(seed_metrics))
 
 
-def summarise_seeds(*metrics: Metrics) -> tuple[pd.DataFrame, dict[str, Any], plots.Figure]:
+def summarise_seeds(*metrics: Metrics) -> tuple[pd.DataFrame, dict[str, Any], Figure]:
     """Aggregate the metrics of every model of every seed.
 
     Returns per model the mean, standard deviation and 95% t-interval of top-1 (clipped

@@ -6,6 +6,7 @@ import numpy as np
 
 from fixres_kedro.fixres.stats import binomial_stderr
 from fixres_kedro.fixres.apparent_size import predict_test_resolution
+from fixres_kedro.fixres.figure_type import Figure
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.parameters import InputPipeline, RuntimeParams, SweepParams, SweepTransform
 from fixres_kedro.pipelines.training.nodes import Classifier
@@ -113,7 +114,7 @@ def plot_resolution_sweep(
     initial: pd.DataFrame, finetune: pd.DataFrame, vanilla: pd.DataFrame,
     initial_dataset: InputPipeline, finetune_dataset: InputPipeline, vanilla_dataset: InputPipeline,
     predictions: pd.DataFrame, sweep: SweepParams,
-) -> tuple[pd.DataFrame, plots.Figure]:
+) -> tuple[pd.DataFrame, Figure]:
     """One table of all sweeps and one plot of top-1 against test resolution per model.
 
     A dotted line marks each model's training resolution; per test transform, a star

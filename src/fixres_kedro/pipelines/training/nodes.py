@@ -14,6 +14,7 @@ import numpy as np
 from typing_extensions import TypeAliasType
 
 from fixres_kedro.fixres.photos import decode_split
+from fixres_kedro.fixres.figure_type import Figure
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import History, Metrics, Provenance
 from fixres_kedro.parameters import InputPipeline, ModelParams, RuntimeParams, TrainingParams
@@ -45,7 +46,7 @@ def define_input_pipeline(dataset: InputPipeline, seed: int) -> InputPipeline:
 def visualize_dataset(
     train_split: pd.DataFrame, class_names: list[str], input_pipeline: InputPipeline,
     runtime: RuntimeParams,
-) -> plots.Figure:
+) -> Figure:
     """A 5x5 grid of the first training photos through the pipeline, as the example's
     ``visualize_dataset`` shows a first batch."""
     sample = train_split.iloc[: GRID * GRID]
@@ -217,7 +218,7 @@ def evaluate_model(
     )
 
 
-def plot_training_curves(history: History, input_pipeline: InputPipeline) -> plots.Figure:
+def plot_training_curves(history: History, input_pipeline: InputPipeline) -> Figure:
     """Loss and accuracy per epoch, training and validation, of one model."""
     return plots.training_curves(history.model_dump(),
                                  f"{input_pipeline.name} ({input_pipeline.image_size} px)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fixres_kedro.fixres.stats import binomial_stderr
+from fixres_kedro.fixres.figure_type import Figure
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import Metrics
 
@@ -24,7 +25,7 @@ DESCRIPTIONS = {
 
 def compare_finetune_variants(
     example: Metrics, official: Metrics, bn_stats: Metrics, none: Metrics
-) -> tuple[pd.DataFrame, plots.Figure]:
+) -> tuple[pd.DataFrame, Figure]:
     """One table (and bar chart) of the four fine-tuning variants' top-1 and cost.
 
     Every variant starts from the same low-res model and is evaluated at the same test
