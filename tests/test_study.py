@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from tests.conftest import run_smoke
+from fixres_kedro.pipelines.results.nodes import write_results_page
+from fixres_kedro.protocol import MODELS
+
+from tests.conftest import SMOKE_DATA, run_smoke
+from tests.pipelines.results.test_nodes import SECTIONS, expected_interval, floats, section, table_rows
 
 pytestmark = pytest.mark.study
 
@@ -61,3 +68,27 @@ def test_report_states_uncertainties(study_project):
     page = _catalog(study_project).load("study_report")
     assert "± " in page and "95% interval" in page and page.count("<table") == 4
     assert page.count("data:image/png;base64,") == 4
+
+
+def _latest(folder, name: str):
+    return sorted((folder / name).glob("*/*"))[-1]
+
+
+def test_the_results_page_of_the_smoke_study(study_project):
+    """The page written from this study's files: its numbers are theirs."""
+    reporting = study_project / SMOKE_DATA / "08_reporting"
+    records = [json.loads(_latest(reporting, f"seed_{s}.{m}_metrics.json").read_text())
+               for s in (0, 1) for m in MODELS]
+    text = write_results_page([0, 1], pd.read_csv(_latest(reporting, "resolution_sweep.csv")),
+                              pd.read_csv(_latest(reporting, "finetune_variants.csv")), *records)
+    for title in SECTIONS:
+        assert title in text
+    rows = table_rows(text, "## Top-1 over seeds")
+    for model in MODELS:
+        values = [r["top1"] for r in records if r["model"] == model]
+        mean, std, low, high = expected_interval(values, (0, 100))
+        assert floats(rows[model][1]) == [pytest.approx(mean, abs=0.005)]
+        if std > 0:
+            assert floats(rows[model][3]) == [pytest.approx(low, abs=0.005), pytest.approx(high, abs=0.005)]
+    assert records[0]["provenance"]["run_id"] in text
+    assert "environment" in text and "smoke" in section(text, "## Provenance")

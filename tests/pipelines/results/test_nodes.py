@@ -8,7 +8,6 @@ import json
 import math
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -274,39 +273,6 @@ def test_the_sweep_figure_and_the_pipeline():
     assert pipeline.outputs() == {"results_page", "results_sweep_plot"}
     assert pipeline.inputs() == {"params:seeds", "resolution_sweep", "finetune_variants",
                                  *(f"seed_{s}.{m}.metrics" for s in (0, 3) for m in MODELS)}
-
-
-# --- real smoke outputs -------------------------------------------------------------------
-
-def latest(folder: Path, name: str) -> Path:
-    return sorted((folder / name).glob("*/*"))[-1]
-
-
-@pytest.mark.study
-def test_the_page_of_a_real_smoke_study(tmp_path):
-    """The smoke study (tiny backbone, two seeds) run here; its page's numbers are its files'."""
-    from tests.conftest import ARCHIVE, SMOKE_DATA, copy_project, run_smoke  # noqa: PLC0415
-
-    if not ARCHIVE.exists():
-        pytest.skip(f"{ARCHIVE} is missing")
-    project = copy_project(tmp_path)
-    run_smoke(project, pipeline_names=["study"])
-    reporting = project / SMOKE_DATA / "08_reporting"
-    records = [json.loads(latest(reporting, f"seed_{s}.{m}_metrics.json").read_text())
-               for s in (0, 1) for m in MODELS]
-    text = write_results_page([0, 1], pd.read_csv(latest(reporting, "resolution_sweep.csv")),
-                              pd.read_csv(latest(reporting, "finetune_variants.csv")), *records)
-    for title in SECTIONS:
-        assert title in text
-    rows = table_rows(text, "## Top-1 over seeds")
-    for model in MODELS:
-        values = [r["top1"] for r in records if r["model"] == model]
-        mean, std, low, high = expected_interval(values, (0, 100))
-        assert floats(rows[model][1]) == [pytest.approx(mean, abs=0.005)]
-        if std > 0:
-            assert floats(rows[model][3]) == [pytest.approx(low, abs=0.005), pytest.approx(high, abs=0.005)]
-    assert records[0]["provenance"]["run_id"] in text
-    assert "environment" in text and "smoke" in section(text, "## Provenance")
 
 
 def _predicted_sweep() -> pd.DataFrame:
