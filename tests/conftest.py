@@ -17,6 +17,8 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+# The environment the suite started in (KEDRO_ENV, if set): each test starts in it.
+SUITE_KEDRO_ENV = os.environ.get("KEDRO_ENV")
 # MLflow tracking costs seconds per run (a new store per project copy): off, except in
 # tests/test_tracking.py, which turns it on.
 os.environ.setdefault("FIXRES_TRACKING", "off")
@@ -90,9 +92,10 @@ def _environment_restored():
     context without running (as a notebook does) keeps its ``--env`` as ``KEDRO_ENV``."""
     from fixres_kedro.environment import restore_environment  # noqa: PLC0415
 
-    saved = os.environ.get("KEDRO_ENV")
+    # Before, too: a module or session fixture's session runs before this one, its env set.
+    restore_environment(SUITE_KEDRO_ENV)
     yield
-    restore_environment(saved)
+    restore_environment(SUITE_KEDRO_ENV)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
-"""The type of the figures the plotting nodes return, named without importing matplotlib.
+"""The type of the figures ``plots`` draws, named without importing matplotlib.
 
-Kedro resolves every node's type hints whenever it loads a project's context (its parameter
-validation, ``kedro viz build`` included): a hint naming ``matplotlib.figure.Figure`` would
-load matplotlib, a quarter of a second, for commands that draw nothing.
+A hint naming ``matplotlib.figure.Figure`` loads matplotlib (a quarter of a second) wherever
+the hints are resolved, as a pipeline framework resolves its functions' hints to validate
+their parameters, even when nothing is drawn.
 """
 
 from __future__ import annotations
