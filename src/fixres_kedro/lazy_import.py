@@ -4,9 +4,9 @@ Registering the pipelines imports every node module (``kedro registry list``, ``
 --help``, every one-line error), but their pandas and matplotlib appear only in type hints,
 which Kedro resolves when it loads a context to validate the parameters (``kedro.validation``;
 the figures' hints name ``fixres.figure_type.Figure``, which needs no matplotlib), and in
-node bodies. With
-``importlib.util.LazyLoader`` a name such as ``pd`` is bound at once and the library loads
-at its first attribute access: half a second less for every command that trains nothing.
+node bodies. With ``importlib.util.LazyLoader`` a name such as ``pd`` is bound at once and
+the library loads at its first attribute access: half a second less for every command that
+trains nothing.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from kedro_datasets._typing import ImagePreview
 from PIL import Image
 
 from fixres_kedro.datasets.atomic import atomic_file
-from fixres_kedro.fixres.figure_type import Figure
 from fixres_kedro.datasets.versioned_file import VersionedFile
+from fixres_kedro.fixres.figure_type import Figure
 
 
 class FigureDataset(VersionedFile):

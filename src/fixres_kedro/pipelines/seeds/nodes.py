@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from fixres_kedro.fixres.errors import NothingToSummariseError
-from fixres_kedro.fixres.stats import mean_interval, paired_difference
 from fixres_kedro.fixres.figure_type import Figure
+from fixres_kedro.fixres.stats import mean_interval, paired_difference
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import Metrics
 from fixres_kedro.protocol import MODELS, parse_namespace, seed_namespace

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fixres_kedro.fixres.stats import binomial_stderr
 from fixres_kedro.fixres.apparent_size import predict_test_resolution
 from fixres_kedro.fixres.figure_type import Figure
+from fixres_kedro.fixres.stats import binomial_stderr
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.parameters import InputPipeline, RuntimeParams, SweepParams, SweepTransform
 from fixres_kedro.pipelines.training.nodes import Classifier

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from typing_extensions import TypeAliasType
 
-from fixres_kedro.fixres.photos import decode_split
 from fixres_kedro.fixres.figure_type import Figure
+from fixres_kedro.fixres.photos import decode_split
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import History, Metrics, Provenance
 from fixres_kedro.parameters import InputPipeline, ModelParams, RuntimeParams, TrainingParams

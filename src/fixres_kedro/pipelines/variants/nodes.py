@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fixres_kedro.fixres.stats import binomial_stderr
 from fixres_kedro.fixres.figure_type import Figure
+from fixres_kedro.fixres.stats import binomial_stderr
 from fixres_kedro.lazy_import import lazy_import
 from fixres_kedro.metrics import Metrics
 
